@@ -1,0 +1,112 @@
+"""Writers for curated shards and rejects. Every file is written under a temporary
+name and renamed when complete, so an interrupted run never leaves a shard that
+looks finished."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.io.atomic import commit, sha256_file, tmp_path
+from pipeline.io.columns import canonical, shard_row, shard_schema
+
+
+class RejectWriter:
+    """Appends ``{record, stage, reason, detail, source[, duplicate_of]}`` lines, rolling files."""
+
+    def __init__(self, folder: Path, max_lines: int = 200_000):
+        self.folder, self.max_lines = folder, max_lines
+        folder.mkdir(parents=True, exist_ok=True)
+        self.files: list[Path] = []
+        self.count = 0
+        self._fh = None
+        self._lines = 0
+
+    def _open(self) -> None:
+        path = self.folder / f"rejected-{len(self.files):05d}.jsonl"
+        self.files.append(path)
+        self._fh = open(tmp_path(path), "wb")
+        self._lines = 0
+
+    def write(self, record, stage: str, reason: str, detail: str, source: dict, duplicate_of: str = "") -> None:
+        if self._fh is None or self._lines >= self.max_lines:
+            self.close_current()
+            self._open()
+        line = {"record": record, "stage": stage, "reason": reason, "detail": detail, "source": source}
+        if duplicate_of:
+            line["duplicate_of"] = duplicate_of
+        self._fh.write(orjson.dumps(line, option=orjson.OPT_SORT_KEYS, default=str) + b"\n")
+        self._lines += 1
+        self.count += 1
+
+    def write_row(self, row: dict) -> None:
+        """Write an engine row whose fate is set (``_stage`` non-empty)."""
+        rec = canonical(row)
+        self.write(rec, row["_stage"], row["_reason"], row["_detail"], rec["source"], row["_dup"])
+
+    def close_current(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            commit(self.files[-1])
+            self._fh = None
+
+    def close(self) -> list[Path]:
+        """Finish; an empty rejects file is still written so the layout is stable."""
+        if not self.files:
+            self._open()
+        self.close_current()
+        return self.files
+
+
+class ShardWriter:
+    """Writes one split's curated rows to ``<split>-NNNNN-of-MMMMM.<ext>`` files of bounded size."""
+
+    def __init__(self, folder: Path, split: str, total: int, shard_rows: int, score_keys: list[str],
+                 formats: list[str]):
+        self.folder, self.split, self.shard_rows = folder, split, shard_rows
+        self.n_shards = max(1, -(-total // shard_rows))
+        self.score_keys, self.formats = score_keys, formats
+        self.schema = shard_schema(score_keys)
+        self.shards: list[dict] = []
+        self._buf: list[dict] = []
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, row: dict) -> None:
+        self._buf.append(shard_row(row, self.score_keys))
+        if len(self._buf) >= self.shard_rows:
+            self._flush()
+
+    def _name(self, ext: str) -> Path:
+        return self.folder / f"{self.split}-{len(self.shards):05d}-of-{self.n_shards:05d}.{ext}"
+
+    def _flush(self) -> None:
+        rows, self._buf = self._buf, []
+        paths = []
+        if "parquet" in self.formats:
+            path = self._name("parquet")
+            table = pa.Table.from_pylist(rows, schema=self.schema)
+            pq.write_table(table, tmp_path(path), compression="zstd")
+            commit(path)
+            paths.append(path)
+        if "jsonl" in self.formats:
+            path = self._name("jsonl")
+            with open(tmp_path(path), "wb") as fh:
+                for r in rows:
+                    r = dict(r, meta=orjson.loads(r["meta"]))
+                    fh.write(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n")
+            commit(path)
+            paths.append(path)
+        self.shards.append({"paths": paths, "rows": len(rows)})
+
+    def close(self) -> list[dict]:
+        """Flush the last shard (an empty split still gets one empty shard) and describe them."""
+        if self._buf or not self.shards:
+            self._flush()
+        out = []
+        for s in self.shards:
+            for p in s["paths"]:
+                out.append({"path": os.path.join(p.parent.name, p.name), "rows": s["rows"], "sha256": sha256_file(p)})
+        return out

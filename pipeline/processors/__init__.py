@@ -1,0 +1,1 @@
+"""Stages. Every module here is imported by :mod:`pipeline.registry`; each registers one processor."""

@@ -1,0 +1,53 @@
+"""`normalize`: Unicode NFC, strip invisible/control characters, unify newlines, trim.
+
+NFKC is deliberately not applied: it would turn full-width Chinese punctuation
+(，。：) into ASCII, which changes meaning and style in Chinese text.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from pipeline.processor import Stage
+from pipeline.record import Batch, Verdict, record_id
+from pipeline.registry import register
+
+# C0/C1 controls except \t and \n, plus zero-width and bidi-control characters and the BOM.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]"
+)
+_NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
+
+
+def normalize_text(text: str) -> str:
+    """NFC, unify newlines, drop invisible characters, strip trailing spaces per line and trim."""
+    if not text:
+        return ""
+    text = _NEWLINES.sub("\n", text)
+    text = _INVISIBLE.sub("", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    if " \n" in text or "\t\n" in text:
+        text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return text.strip()
+
+
+@register
+class Normalize(Stage):
+    """Normalise every text field and recompute the content id."""
+
+    name = "normalize"
+
+    def process(self, batch: Batch) -> tuple[Batch, list[Verdict]]:
+        n = len(batch.get("id", []))
+        for f in ("system", "instruction", "input", "output"):
+            batch[f] = [normalize_text(t) for t in batch[f]]
+        batch["history"] = [
+            [{"instruction": normalize_text(t["instruction"]), "output": normalize_text(t["output"])} for t in h or []]
+            for h in batch["history"]
+        ]
+        batch["id"] = [
+            record_id({k: batch[k][i] for k in ("system", "history", "instruction", "input", "output")})
+            for i in range(n)
+        ]
+        return batch, [Verdict() for _ in range(n)]

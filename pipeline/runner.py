@@ -1,0 +1,219 @@
+"""``pipeline.run``: inputs + recipe -> curated shards, rejects, manifest and report.
+
+This is the library call behind ``sftpipe run``. It owns the run folder layout,
+checkpoints for ``--resume``, and the final atomic hand-over of outputs.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from pipeline import config as config_mod
+from pipeline import registry
+from pipeline.config import RunConfig
+from pipeline.errors import ConfigError, NoInputError
+from pipeline.io.atomic import write_json
+from pipeline.io.readers import expand_inputs
+from pipeline.io.writers import RejectWriter
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+STATE_VERSION = 1
+
+
+@dataclass
+class RunSummary:
+    """What a run produced; ``exit_code`` is 0 (clean) or 2 (some input unreadable)."""
+
+    out: Path
+    counts: dict
+    errors: list[dict]
+    funnel: list[dict]
+    shards: list[dict]
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.errors else 0
+
+
+def _versions() -> dict:
+    import datasets
+    import pyarrow
+
+    from pipeline import __version__
+
+    return {"sftpipe": __version__, "python": platform.python_version(), "datasets": datasets.__version__,
+            "pyarrow": pyarrow.__version__}
+
+
+def _stages(cfg: RunConfig, only: Sequence[str] | None) -> list[str]:
+    if not only:
+        return list(cfg.stages)
+    known = registry.names()
+    bad = [s for s in only if s not in known]
+    if bad:
+        raise ConfigError([f"--only: unknown stage {s!r}; registered stages: {', '.join(known)}" for s in bad])
+    return [s for s in cfg.stages if s in only] + [s for s in only if s not in cfg.stages]
+
+
+def _rules_for(cfg: RunConfig, stage: str, eval_sets: list[str]) -> dict:
+    rules = dict(cfg.rules.get(stage) or config_mod.stage_rules(stage))
+    if stage == "split":
+        rules["val_ratio"] = cfg.val_ratio
+    if stage == "decontam":
+        rules["eval_sets"] = list(rules.get("eval_sets") or []) + eval_sets
+    return rules
+
+
+def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig | None = None,
+        out: str | Path = "out", num_proc: int = 1, seed: int | None = None, resume: bool = False,
+        only: Sequence[str] | None = None, eval_sets: Sequence[str] | None = None,
+        input_format: str | None = None, field_map: dict | None = None, val_ratio: float | None = None,
+        output_format: Sequence[str] | None = None, progress: bool = True,
+        log: Callable[[dict], None] | None = None) -> RunSummary:
+    """Curate ``inputs`` with a recipe and write the output layout under ``out``.
+
+    Args:
+        inputs: Files, directories or globs; ``None``/empty runs on ``sample_data/``.
+        config: A recipe file (merged over ``rules/default.yaml``) or a resolved RunConfig.
+        out: Output folder (curated/, rejected/, report/, manifest.json).
+        num_proc: Worker processes per stage; outputs are identical for any value.
+        seed: Overrides the recipe seed.
+        resume: Continue after the stages a previous run with the same inputs and config finished.
+        only: Run ingest plus just these stages.
+        eval_sets: Evaluation sets for decontamination (added to the recipe's).
+        input_format: Force one input format instead of auto-detection.
+        field_map: Canonical field -> source column name overrides.
+        val_ratio: Overrides the validation share.
+        output_format: "parquet" and/or "jsonl".
+        progress: Show per-stage progress bars.
+        log: Called with one dict per event (for ``--log-json``).
+
+    Returns:
+        The RunSummary. Raises ConfigError / NoInputError (nothing written) for fatal problems.
+    """
+    t_start = time.perf_counter()
+    emit = log or (lambda event: None)
+    if isinstance(config, RunConfig):
+        cfg = config
+    else:
+        cfg = config_mod.load(config, seed=seed, val_ratio=val_ratio, input_format=input_format,
+                              field_map=field_map, output_format=list(output_format) if output_format else None)
+    stages = _stages(cfg, only)
+    evals = list(cfg.eval_sets) + list(eval_sets or [])
+    procs = {}
+    for s in stages:  # build every processor up front: config errors surface before any work
+        procs[s] = registry.create(s, _rules_for(cfg, s, evals), cfg.seed)
+    paths, path_errors = expand_inputs([str(p) for p in (inputs or [SAMPLE_DIR])])
+    if not paths:
+        msgs = "; ".join(f"{e.file}: {e.message}" for e in path_errors) or "no input files"
+        raise NoInputError(f"no readable input: {msgs}")
+
+    out = Path(out)
+    work = out / ".work"
+    key = json.dumps({"config": cfg.hash(), "stages": stages, "inputs": paths, "evals": evals,
+                      "v": STATE_VERSION}, sort_keys=True)
+    state_path = work / "state.json"
+    state = json.loads(state_path.read_text()) if resume and state_path.exists() else None
+    if state is not None and state.get("key") != key:
+        emit({"event": "resume_ignored", "why": "inputs or config changed"})
+        state = None
+    if state is None:
+        shutil.rmtree(work, ignore_errors=True)
+        state = {"key": key, "done": []}
+    work.mkdir(parents=True, exist_ok=True)
+
+    from pipeline.engines import local
+
+    timings: dict[str, float] = {}
+    done = {d["stage"]: d for d in state["done"]}
+    if "ingest" in done and all(Path(f).exists() for f in done["ingest"]["files"]):
+        ing = done["ingest"]
+    else:
+        from pipeline.engines.ingest import ingest
+
+        t0 = time.perf_counter()
+        rej = RejectWriter(work / "ingest-rejects")
+        work_file = work / "00-ingest.arrow"
+        bar = _bar(progress, "    ingest")
+        inputs_info, errors, reasons = ingest(paths, work_file, rej, cfg.input_format, cfg.field_map, bar)
+        if bar is not None:
+            bar.close()
+        rej.close()
+        for e in path_errors:
+            errors.insert(0, e.as_dict())
+        ing = {"stage": "ingest", "files": [str(work_file)], "inputs": inputs_info, "errors": errors,
+               "reasons": reasons, "reject_files": [str(p) for p in rej.files]}
+        state["done"] = [ing]
+        timings["ingest"] = time.perf_counter() - t0
+        write_json(state_path, state)
+    for e in ing["errors"]:
+        emit({"event": "input_error", **e})
+    read = sum(i["records"] for i in ing["inputs"])
+    ds = local.load(ing["files"])
+    funnel = [{"stage": "ingest", "in": read, "out": len(ds), "dropped": dict(sorted(ing["reasons"].items())),
+               "flagged": {}, "injected": 0}]
+    summaries: dict[str, dict] = {}
+    resumed = True
+    for i, s in enumerate(stages, 1):
+        prev = state["done"][i] if i < len(state["done"]) else None
+        if resumed and prev and prev["stage"] == s and all(Path(f).exists() for f in prev["files"]):
+            ds = local.load(prev["files"])
+            funnel.append(prev["funnel"])
+            summaries[s] = prev["summary"]
+            emit({"event": "stage_resumed", "stage": s})
+            continue
+        resumed = False
+        state["done"] = state["done"][:i]
+        t0 = time.perf_counter()
+        proc = procs[s]
+        live_in = funnel[-1]["out"]
+        injected = 0
+        if getattr(proc, "is_global", False):
+            proc.fit(local.live_batches(ds))
+            if hasattr(proc, "inject"):
+                new = proc.inject() or []
+                injected = len(new)
+                ds = local.append(ds, new, work / f"{i:02d}-{s}-injected.arrow")
+        ds = local.map_stage(ds, proc, s, work / f"{i:02d}-{s}.arrow", num_proc,
+                             f"{cfg.hash()}-{i}-{s}", progress)
+        live, dropped, flagged = local.fate_counts(ds, s)
+        step = {"stage": s, "in": live_in, "out": live, "dropped": dropped, "flagged": flagged,
+                "injected": injected}
+        funnel.append(step)
+        summaries[s] = proc.summary() if hasattr(proc, "summary") else {}
+        timings[s] = time.perf_counter() - t0
+        state["done"].append({"stage": s, "files": local.files_of(ds), "funnel": step, "summary": summaries[s]})
+        write_json(state_path, state)
+        emit({"event": "stage_done", "stage": s, "in": live_in, "out": live, "seconds": round(timings[s], 3)})
+
+    t0 = time.perf_counter()
+    from pipeline.finalize import finalize
+
+    summary, manifest = finalize(ds, out, cfg, ing, funnel, summaries, _versions(), read)
+    timings["write"] = time.perf_counter() - t0
+    from pipeline.report import write_report
+
+    t0 = time.perf_counter()
+    write_report(out, manifest)
+    timings["report"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_start
+    manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    write_json(out / "manifest.json", manifest)
+    summary.timings = timings
+    emit({"event": "run_done", **summary.counts})
+    return summary
+
+
+def _bar(progress: bool, desc: str):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(desc=desc, unit=" rec", file=sys.stderr, mininterval=0.5)
