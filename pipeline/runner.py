@@ -132,9 +132,8 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
     from pipeline.engines import local
 
     timings: dict[str, float] = {}
-    done = {d["stage"]: d for d in state["done"]}
-    if "ingest" in done and all(Path(f).exists() for f in done["ingest"]["files"]):
-        ing = done["ingest"]
+    if state["done"] and all(Path(f).exists() for f in state["done"][0]["files"]):
+        ing = state["done"][0]
     else:
         from pipeline.engines.ingest import ingest
 
@@ -148,7 +147,7 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
         rej.close()
         for e in path_errors:
             errors.insert(0, e.as_dict())
-        ing = {"stage": "ingest", "files": [str(work_file)], "inputs": inputs_info, "errors": errors,
+        ing = {"stages": ["ingest"], "files": [str(work_file)], "inputs": inputs_info, "errors": errors,
                "reasons": reasons, "reject_files": [str(p) for p in rej.files]}
         state["done"] = [ing]
         timings["ingest"] = time.perf_counter() - t0
@@ -161,37 +160,41 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
                "flagged": {}, "injected": 0}]
     summaries: dict[str, dict] = {}
     resumed = True
-    for i, s in enumerate(stages, 1):
-        prev = state["done"][i] if i < len(state["done"]) else None
-        if resumed and prev and prev["stage"] == s and all(Path(f).exists() for f in prev["files"]):
+    for gi, group in enumerate(_groups(stages, procs), 1):
+        name = "+".join(group)
+        prev = state["done"][gi] if gi < len(state["done"]) else None
+        if resumed and prev and prev["stages"] == group and all(Path(f).exists() for f in prev["files"]):
             ds = local.load(prev["files"])
-            funnel.append(prev["funnel"])
-            summaries[s] = prev["summary"]
-            emit({"event": "stage_resumed", "stage": s})
+            funnel += prev["funnel"]
+            summaries.update(prev["summary"])
+            for s in group:
+                emit({"event": "stage_resumed", "stage": s})
             continue
         resumed = False
-        state["done"] = state["done"][:i]
+        state["done"] = state["done"][:gi]
         t0 = time.perf_counter()
-        proc = procs[s]
-        live_in = funnel[-1]["out"]
-        injected = 0
-        if getattr(proc, "is_global", False):
-            proc.fit(local.live_batches(ds))
-            if hasattr(proc, "inject"):
-                new = proc.inject() or []
-                injected = len(new)
-                ds = local.append(ds, new, work / f"{i:02d}-{s}-injected.arrow")
-        ds = local.map_stage(ds, proc, s, work / f"{i:02d}-{s}.arrow", num_proc,
-                             f"{cfg.hash()}-{i}-{s}", progress)
-        live, dropped, flagged = local.fate_counts(ds, s)
-        step = {"stage": s, "in": live_in, "out": live, "dropped": dropped, "flagged": flagged,
-                "injected": injected}
-        funnel.append(step)
-        summaries[s] = proc.summary() if hasattr(proc, "summary") else {}
-        timings[s] = time.perf_counter() - t0
-        state["done"].append({"stage": s, "files": local.files_of(ds), "funnel": step, "summary": summaries[s]})
+        injected = {s: 0 for s in group}
+        head = procs[group[0]]
+        if getattr(head, "is_global", False):
+            head.fit(local.live_batches(ds, columns=getattr(head, "fit_columns", None)))
+            if hasattr(head, "inject"):
+                new = head.inject() or []
+                injected[group[0]] = len(new)
+                ds = local.append(ds, new, work / f"{gi:02d}-{group[0]}-injected.arrow")
+        chain = [(s, procs[s]) for s in group]
+        ds = local.map_stages(ds, chain, work / f"{gi:02d}-{name}.arrow", num_proc, f"{cfg.hash()}-{gi}-{name}",
+                              progress)
+        steps = local.stage_steps(ds, group, funnel[-1]["out"], injected)
+        funnel += steps
+        group_summary = {s: (procs[s].summary() if hasattr(procs[s], "summary") else {}) for s in group}
+        summaries.update(group_summary)
+        timings[name] = time.perf_counter() - t0
+        state["done"].append({"stages": group, "files": local.files_of(ds), "funnel": steps,
+                              "summary": group_summary})
         write_json(state_path, state)
-        emit({"event": "stage_done", "stage": s, "in": live_in, "out": live, "seconds": round(timings[s], 3)})
+        for st in steps:
+            emit({"event": "stage_done", "stage": st["stage"], "in": st["in"], "out": st["out"]})
+        emit({"event": "group_done", "stages": group, "seconds": round(timings[name], 3)})
 
     t0 = time.perf_counter()
     from pipeline.finalize import finalize
@@ -209,6 +212,18 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
     summary.timings = timings
     emit({"event": "run_done", **summary.counts})
     return summary
+
+
+def _groups(stages: list[str], procs: dict) -> list[list[str]]:
+    """Fuse stages into map passes: a global stage starts a new pass (its fit must see the
+    output of everything before it); per-record stages join the current pass."""
+    groups: list[list[str]] = []
+    for s in stages:
+        if not groups or getattr(procs[s], "is_global", False):
+            groups.append([s])
+        else:
+            groups[-1].append(s)
+    return groups
 
 
 def _bar(progress: bool, desc: str):

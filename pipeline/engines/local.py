@@ -32,12 +32,19 @@ def files_of(ds: datasets.Dataset) -> list[str]:
     return [c["filename"] for c in ds.cache_files]
 
 
-def live_batches(ds: datasets.Dataset, batch_size: int = 10_000) -> Iterator[dict]:
-    """Canonical batches (decoded scores/meta) of the rows that are still live, in order."""
-    for batch in ds.iter(batch_size=batch_size):
+def live_batches(ds: datasets.Dataset, batch_size: int = 10_000,
+                 columns: list[str] | None = None) -> Iterator[dict]:
+    """Canonical batches (decoded scores/meta) of the rows that are still live, in order.
+
+    ``columns`` limits the fields read (a global stage's ``fit_columns``), which saves
+    converting every text column to Python when a stage only needs ids.
+    """
+    cols = None if columns is None else list(dict.fromkeys(["_stage", *columns]))
+    src = ds if cols is None else ds.select_columns(cols)
+    for batch in src.iter(batch_size=batch_size):
         live = [i for i, s in enumerate(batch["_stage"]) if not s]
         if live:
-            yield decode(batch, live)
+            yield decode(batch, live, columns)
 
 
 def append(ds: datasets.Dataset, records: list[dict], path: Path) -> datasets.Dataset:
@@ -50,39 +57,51 @@ def append(ds: datasets.Dataset, records: list[dict], path: Path) -> datasets.Da
     return datasets.concatenate_datasets([ds, datasets.Dataset.from_file(str(path))])
 
 
-def map_stage(ds: datasets.Dataset, proc, stage: str, out_file: Path, num_proc: int,
-              fingerprint: str, progress: bool) -> datasets.Dataset:
-    """Run one stage over every row; returns the new checkpointed dataset."""
+def apply_chain(batch: dict, chain: list) -> dict:
+    """Apply fused stages in order; a row dropped by one is skipped by the next."""
+    for stage, proc in chain:
+        batch = apply_batch(batch, proc, stage)
+    return batch
+
+
+def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
+               fingerprint: str, progress: bool) -> datasets.Dataset:
+    """Run fused stages over every row in one pass; returns the new checkpointed dataset."""
     if not progress:
         datasets.disable_progress_bars()
     else:
         datasets.enable_progress_bars()
     return ds.map(
-        apply_batch, batched=True, batch_size=BATCH, fn_kwargs={"proc": proc, "stage": stage},
+        apply_chain, batched=True, batch_size=BATCH, fn_kwargs={"chain": chain},
         num_proc=num_proc if num_proc > 1 and len(ds) >= 2 * BATCH else None,
         cache_file_name=str(out_file), load_from_cache_file=False, new_fingerprint=fingerprint,
-        features=FEATURES, desc=f"{stage:>10}",
+        features=FEATURES, desc="+".join(s for s, _ in chain),
     )
 
 
-def fate_counts(ds: datasets.Dataset, stage: str) -> tuple[int, dict[str, int], dict[str, int]]:
-    """(live rows, drops by reason at ``stage``, flags with the stage's prefix among live rows)."""
-    table = ds.data.table.select(["_stage", "_reason", "flags"]) if hasattr(ds.data, "table") else None
-    if table is None or ds._indices is not None:  # pragma: no cover - we never select/shuffle
-        table = ds.select_columns(["_stage", "_reason", "flags"]).data.table
+def stage_steps(ds: datasets.Dataset, group: list[str], live_in: int, injected: dict[str, int]) -> list[dict]:
+    """Funnel steps of a fused group: in/out per stage, drops by reason, flags raised.
+
+    Flags count every row a stage flagged, whatever its later fate, so the numbers do
+    not depend on how stages were fused.
+    """
+    table = ds.select_columns(["_stage", "_reason", "flags"]).data.table
     st = table.column("_stage")
-    live_mask = pc.equal(st, "")
-    live = pc.sum(pc.cast(live_mask, pa.int64())).as_py() or 0
-    dropped = {}
-    mine = table.filter(pc.equal(st, stage))
-    if mine.num_rows:
-        for item in pc.value_counts(mine.column("_reason")).to_pylist():
-            dropped[item["values"]] = item["counts"]
-    flags = {}
-    flat = pc.list_flatten(table.filter(live_mask).column("flags"))
+    flag_counts: dict[str, int] = {}
+    flat = pc.list_flatten(table.column("flags"))
     if len(flat):
-        prefix = stage + "_"
         for item in pc.value_counts(flat).to_pylist():
-            if item["values"].startswith(prefix):
-                flags[item["values"]] = item["counts"]
-    return live, dict(sorted(dropped.items())), dict(sorted(flags.items()))
+            flag_counts[item["values"]] = item["counts"]
+    steps = []
+    for stage in group:
+        dropped = {}
+        mine = table.filter(pc.equal(st, stage))
+        if mine.num_rows:
+            for item in pc.value_counts(mine.column("_reason")).to_pylist():
+                dropped[item["values"]] = item["counts"]
+        out = live_in + injected.get(stage, 0) - sum(dropped.values())
+        flags = {k: v for k, v in flag_counts.items() if k.startswith(stage + "_")}
+        steps.append({"stage": stage, "in": live_in, "out": out, "dropped": dict(sorted(dropped.items())),
+                      "flagged": dict(sorted(flags.items())), "injected": injected.get(stage, 0)})
+        live_in = out
+    return steps

@@ -43,11 +43,12 @@ def work_table(records: Iterable[dict]) -> pa.Table:
     return pa.Table.from_pylist([to_work_row(r) for r in records], schema=WORK_SCHEMA)
 
 
-def decode(batch: dict, idx: list[int]) -> dict:
+def decode(batch: dict, idx: list[int], fields: Iterable[str] | None = None) -> dict:
     """Select rows ``idx`` of an engine batch as a canonical batch with dict scores/meta."""
-    out = {f: [batch[f][i] for i in idx] for f in FIELDS}
-    out["scores"] = [orjson.loads(s) if s else {} for s in out["scores"]]
-    out["meta"] = [orjson.loads(s) if s else {} for s in out["meta"]]
+    out = {f: [batch[f][i] for i in idx] for f in (FIELDS if fields is None else fields)}
+    for f in ("scores", "meta"):
+        if f in out:
+            out[f] = [orjson.loads(s) if s else {} for s in out[f]]
     return out
 
 

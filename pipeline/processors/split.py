@@ -29,6 +29,7 @@ class Split(Stage):
 
     name = "split"
     is_global = True
+    fit_columns = ["id", "system", "history", "instruction", "input"]
 
     def __init__(self, rules=None, seed: int = 0):
         super().__init__(rules, seed)
