@@ -16,7 +16,7 @@ import yaml
 
 from pipeline import registry
 from pipeline.errors import ConfigError
-from pipeline.processor import ACTIONS
+from pipeline.processor import ACTIONS, as_action
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 DEFAULT_RECIPE = RULES_DIR / "default.yaml"
@@ -97,6 +97,8 @@ def _type_problems(default: Any, value: Any, where: str) -> list[str]:
     """Compare an override against the default's types, recursively."""
     if default is None or value is None:
         return []
+    if where.endswith(".action"):
+        default, value = as_action(default), as_action(value)
     if isinstance(default, bool) or isinstance(value, bool):
         ok = isinstance(default, bool) == isinstance(value, bool)
     elif isinstance(default, (int, float)):
@@ -121,7 +123,7 @@ def _action_problems(stage: str, cls: type, rules: Mapping) -> list[str]:
         if not isinstance(block, Mapping):
             probs.append(f"rules.{stage}.checks.{check}: expected a mapping, got {block!r}")
             continue
-        act = block.get("action", "off")
+        act = as_action(block.get("action", "off"))
         if act not in allowed:
             probs.append(f"rules.{stage}.checks.{check}.action: {act!r} is not one of {', '.join(allowed)}")
     return probs

@@ -17,6 +17,11 @@ from pipeline.record import Batch, Verdict
 ACTIONS = ("drop", "flag", "off")
 
 
+def as_action(value: Any) -> str:
+    """YAML 1.1 reads an unquoted ``off`` as False; treat it as the action "off"."""
+    return "off" if value is False or value is None else str(value)
+
+
 @runtime_checkable
 class Processor(Protocol):
     """What the engine calls. ``process`` returns the (possibly updated) batch and one verdict per row."""
@@ -58,7 +63,7 @@ class Stage:
 
     def action(self, name: str) -> str:
         """The configured action of a check: drop, flag, off, or a stage-specific one."""
-        return str(self.check(name).get("action", "off"))
+        return as_action(self.check(name).get("action", "off"))
 
     def enabled(self, name: str) -> bool:
         return self.action(name) != "off"

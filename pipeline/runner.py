@@ -110,7 +110,7 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
     procs = {}
     for s in stages:  # build every processor up front: config errors surface before any work
         procs[s] = registry.create(s, _rules_for(cfg, s, evals), cfg.seed)
-    paths, path_errors = expand_inputs([str(p) for p in (inputs or [SAMPLE_DIR])])
+    paths, path_errors = expand_inputs([str(p) for p in (inputs or [_default_input()])])
     if not paths:
         msgs = "; ".join(f"{e.file}: {e.message}" for e in path_errors) or "no input files"
         raise NoInputError(f"no readable input: {msgs}")
@@ -212,6 +212,14 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
     summary.timings = timings
     emit({"event": "run_done", **summary.counts})
     return summary
+
+
+def _default_input() -> str:
+    """sample_data/, relative to the working directory when it is below it (stable source paths)."""
+    try:
+        return str(SAMPLE_DIR.relative_to(Path.cwd()))
+    except ValueError:
+        return str(SAMPLE_DIR)
 
 
 def _groups(stages: list[str], procs: dict) -> list[list[str]]:

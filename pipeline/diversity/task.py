@@ -1,0 +1,186 @@
+"""Rule-based bilingual task classifier.
+
+Every cue rule of ``rules/taxonomy.yaml`` whose pattern matches adds its weight to
+its task; structural cues (multi-turn history, a refusal response type, question
+form with or without an input, the output's shape) add theirs. The heaviest task
+wins, ties going to the task listed first in the taxonomy. The result names the
+rule that decided it, so every tag can be explained.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.diversity.text import list_items, units
+
+FIELDS = ("instruction", "input", "output", "prompt")
+
+
+@dataclass(frozen=True)
+class TaskTag:
+    """One classification: the task, the rule that fired, a confidence in [0, 1], a subtype."""
+
+    task: str
+    rule: str
+    confidence: float
+    subtype: str = ""
+
+
+@dataclass(frozen=True)
+class _Rule:
+    id: str
+    task: str
+    weight: float
+    field: str
+    input: str  # any | present | absent
+    subtype: str
+    regex: re.Pattern
+
+
+def _compile(patterns: list[str]) -> re.Pattern | None:
+    pats = [p for p in patterns if p]
+    if not pats:
+        return None
+    return re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)
+
+
+def taxonomy_problems(tax: Mapping[str, Any]) -> list[str]:
+    """Config problems of a taxonomy mapping (unknown tasks, bad regexes, bad fields)."""
+    probs: list[str] = []
+    names = [t.get("name") for t in tax.get("tasks") or []]
+    if not names:
+        probs.append("taxonomy: no tasks")
+    for r in tax.get("rules") or []:
+        rid = r.get("id", "?")
+        if r.get("task") not in names:
+            probs.append(f"taxonomy rule {rid}: unknown task {r.get('task')!r}")
+        if r.get("field", "instruction") not in FIELDS:
+            probs.append(f"taxonomy rule {rid}: field must be one of {', '.join(FIELDS)}")
+        if r.get("input", "any") not in ("any", "present", "absent"):
+            probs.append(f"taxonomy rule {rid}: input must be any, present or absent")
+        for p in (r.get("en") or []) + (r.get("zh") or []):
+            try:
+                re.compile(p)
+            except re.error as e:
+                probs.append(f"taxonomy rule {rid}: bad pattern {p!r}: {e}")
+    for key, cue in (tax.get("structure") or {}).items():
+        if cue.get("task") not in names:
+            probs.append(f"taxonomy structure {key}: unknown task {cue.get('task')!r}")
+    return probs
+
+
+class TaskClassifier:
+    """Compiled task rules; build once per worker (regex compilation is the costly part)."""
+
+    def __init__(self, tax: Mapping[str, Any]):
+        self.order = [t["name"] for t in tax["tasks"]]
+        self._rank = {t: i for i, t in enumerate(self.order)}
+        self.rules: list[_Rule] = []
+        for r in tax.get("rules") or []:
+            rx = _compile((r.get("en") or []) + (r.get("zh") or []))
+            if rx is None:
+                continue
+            self.rules.append(_Rule(
+                id=r["id"], task=r["task"], weight=float(r.get("weight", 1.0)),
+                field=r.get("field", "instruction"), input=r.get("input", "any"),
+                subtype=r.get("subtype", ""), regex=rx))
+        q = tax.get("question") or {}
+        self.question = _compile((q.get("en") or []) + (q.get("zh") or []))
+        self.structure: dict[str, dict] = {k: dict(v) for k, v in (tax.get("structure") or {}).items()}
+        self.fallback = dict(tax.get("fallback") or {})
+        self.saturation = float(tax.get("confidence_saturation", 3.0))
+        self.scan_chars = int(tax.get("scan_chars", 2000))
+
+    def _cue(self, name: str) -> dict | None:
+        return self.structure.get(name)
+
+    def classify(self, instruction: str, input_: str = "", output: str = "", *,
+                 history_len: int = 0, response_type: str = "", system: str = "") -> TaskTag:
+        """Tag one record.
+
+        Args:
+            instruction: The user's request (final turn for multi-turn data).
+            input_: The optional context; its presence separates grounded tasks.
+            output: The answer; only its shape and refusal wording are used.
+            history_len: Number of earlier turns.
+            response_type: The refusal stage's tag, when it ran.
+            system: System prompt; searched together with instruction and input by
+                rules whose field is ``prompt``.
+
+        Returns:
+            The winning task with the rule that decided it.
+        """
+        has_input = bool(input_.strip())
+        # Cues show early; scanning megabyte outputs for them costs time and finds nothing new.
+        cut = self.scan_chars
+        texts = {"instruction": instruction[:cut], "input": input_[:cut], "output": output[:cut],
+                 "prompt": "\n".join(p[:cut] for p in (system, instruction, input_) if p)}
+        score: dict[str, float] = {}
+        best: dict[str, tuple[float, str, str]] = {}  # task -> (weight, rule id, subtype)
+
+        def add(task: str, weight: float, rule: str, subtype: str = "") -> None:
+            score[task] = score.get(task, 0.0) + weight
+            if weight > best.get(task, (0.0, "", ""))[0]:
+                best[task] = (weight, rule, subtype)
+
+        for r in self.rules:
+            if (r.input == "present" and not has_input) or (r.input == "absent" and has_input):
+                continue
+            text = texts[r.field]
+            if text and r.regex.search(text):
+                add(r.task, r.weight, r.id, r.subtype)
+        self._structural(add, instruction, input_, output, has_input, history_len, response_type)
+
+        if not score:
+            fb = self.fallback
+            task = fb.get("with_input" if has_input else "without_input", "generation")
+            if not has_input and fb.get("without_input_short_output") and \
+                    0 < units(output) <= int(fb.get("short_output_units", 30)):
+                task = fb["without_input_short_output"]
+            return TaskTag(task, "fallback", float(self.fallback.get("confidence", 0.2)))
+        # Highest score; ties go to the task listed first in the taxonomy.
+        task = min(score, key=lambda t: (-score[t], self._rank.get(t, len(self.order))))
+        win, total = score[task], sum(score.values())
+        conf = (win / total) * min(1.0, win / self.saturation)
+        _, rule, subtype = best[task]
+        if task == "code" and not subtype:
+            subtype = "write"
+        return TaskTag(task, rule, round(conf, 3), subtype)
+
+    def _structural(self, add, instruction: str, input_: str, output: str, has_input: bool,
+                    history_len: int, response_type: str) -> None:
+        """Add the weights of cues that come from the record's shape, not its wording."""
+        cue = self._cue("multi_turn")
+        if cue and history_len > 0:
+            add(cue["task"], float(cue["weight"]), "structure:multi_turn")
+        cue = self._cue("refusal_response")
+        if cue and response_type and response_type in (cue.get("response_types") or []):
+            add(cue["task"], float(cue["weight"]), f"structure:response_type={response_type}")
+        if self.question is not None and self.question.search(instruction.strip()):
+            cue = self._cue("question_with_input" if has_input else "question_without_input")
+            if cue:
+                add(cue["task"], float(cue["weight"]),
+                    "structure:question_with_input" if has_input else "structure:question_without_input")
+        out_units = units(output)
+        items = list_items(output)
+        if items < 3 and 0 < out_units <= 50:
+            # A short comma-separated enumeration counts as a list too.
+            items = max(items, len([p for p in re.split(r"[,，、;；]", output) if p.strip()]))
+        name = "list_output_with_input" if has_input else "list_output_without_input"
+        cue = self._cue(name)
+        if cue and items >= int(cue.get("min_items", 3)):
+            add(cue["task"], float(cue["weight"]), f"structure:{name}")
+        if has_input:
+            cue = self._cue("short_output_with_input")
+            if cue and 0 < out_units <= int(cue.get("max_output_units", 30)):
+                add(cue["task"], float(cue["weight"]), "structure:short_output_with_input")
+            cue = self._cue("long_output_with_input")
+            if (cue and out_units >= int(cue.get("min_output_units", 50))
+                    and out_units <= float(cue.get("max_ratio", 0.9)) * max(1, units(input_))):
+                add(cue["task"], float(cue["weight"]), "structure:long_output_with_input")
+        else:
+            cue = self._cue("long_output_without_input")
+            if cue and out_units >= int(cue.get("min_output_units", 120)):
+                add(cue["task"], float(cue["weight"]), "structure:long_output_without_input")

@@ -1,0 +1,72 @@
+"""Task intent from the instruction, English and Chinese, from the lexicons in rules/leak.yaml.
+
+The leak checks must not fire on tasks whose output legitimately overlaps the
+prompt (rewriting, extraction, format conversion, translation, summarisation,
+classification/sorting, repeat-after-me). This module names the intent of an
+instruction; everything that matches no lexicon is ``generate`` (open generation,
+QA, math, code), the tasks where copying from the prompt is a leak.
+
+English phrases match whole words, case-insensitively (so ``edit`` does not match
+``credit``); Chinese phrases match as substrings, since Chinese has no word
+boundaries. Intents are tried in the order the rules list them; the first match wins.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+GENERATE = "generate"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """An instruction's task intent.
+
+    Attributes:
+        label: The intent name from the rules, or ``generate``.
+        cue: The lexicon phrase that matched ("" for ``generate``).
+        legit_overlap: True when the output may legitimately overlap the prompt.
+        giveaway_checked: True when give-away checks (answer in prompt, marked option)
+            still apply: always for ``generate``, and for intents the rules list.
+    """
+
+    label: str
+    cue: str = ""
+    legit_overlap: bool = False
+    giveaway_checked: bool = True
+
+
+def _phrase_re(en: list[str], zh: list[str]) -> re.Pattern | None:
+    alts = []
+    for p in sorted({str(p).casefold() for p in en}, key=len, reverse=True):
+        alts.append(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])")
+    alts += [re.escape(str(p)) for p in sorted(set(zh), key=len, reverse=True)]
+    return re.compile("|".join(alts)) if alts else None
+
+
+class IntentRecognizer:
+    """Compiled intent lexicons; build once per worker from the stage rules."""
+
+    def __init__(self, rules: Mapping[str, Any]):
+        self.order: list[tuple[str, re.Pattern]] = []
+        for label, lex in (rules.get("intents") or {}).items():
+            pat = _phrase_re(list((lex or {}).get("en") or []), list((lex or {}).get("zh") or []))
+            if pat is not None:
+                self.order.append((label, pat))
+        self.legit = set(rules.get("legit_overlap") or [])
+        self.checked = set(rules.get("giveaway_checked") or [])
+
+    def __call__(self, instruction: str, system: str = "") -> Intent:
+        """The intent of an instruction; the system prompt is consulted if it says nothing."""
+        for text in (instruction, system):
+            t = unicodedata.normalize("NFKC", text or "").casefold()
+            if not t:
+                continue
+            for label, pat in self.order:
+                m = pat.search(t)
+                if m:
+                    legit = label in self.legit
+                    return Intent(label, m.group(0), legit, (not legit) or label in self.checked)
+        return Intent(GENERATE)

@@ -1,0 +1,263 @@
+"""Near-duplicate detection over a stream of records: the whole flow in one object.
+
+``add`` takes batches of canonical records in input order: it shingles and hashes
+their key text (vectorised), computes MinHash signatures (vectorised, optionally in
+a process pool), inserts them into a datasketch ``MinHashLSH`` and keeps each
+record's shingle hashes for exact verification. ``finish`` reads candidate buckets
+back from the index, verifies pairs, forms union-find clusters, picks one
+representative per cluster, detects conflicting answers and returns one
+:class:`Member` per clustered record.
+
+Records whose key gives no shingle at all (empty, or only punctuation/emoji) fall
+back to exact matching on their normalised key text, and an all-empty key never
+matches anything.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+import zlib
+from dataclasses import dataclass
+from multiprocessing import get_all_start_methods, get_context
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from pipeline.neardup.cluster import UnionFind, link_buckets, part_jaccard, pick_representative
+from pipeline.neardup.config import NearDupConfig
+from pipeline.neardup.lsh import LSHIndex
+from pipeline.neardup.minhash import MinHasher
+from pipeline.neardup.shingle import PART_SHIFT, ShingleConfig, hash_batch, normalize_text
+from pipeline.neardup.summary import cluster_summary
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+@dataclass(frozen=True)
+class Member:
+    """The outcome for one record that belongs to a near-duplicate cluster.
+
+    Attributes:
+        cluster: Cluster id (the representative's record id).
+        representative: Record id of the member that is kept.
+        representative_at: ``file#index`` of the representative.
+        is_representative: True for the kept member.
+        jaccard: Exact Jaccard of this member's key shingles with the representative's.
+        size: Members in the cluster.
+        conflict: Why the cluster's outputs disagree ("" when they agree).
+    """
+
+    cluster: str
+    representative: str
+    representative_at: str
+    is_representative: bool
+    jaccard: float
+    size: int
+    conflict: str = ""
+
+
+def key_parts(rec: Mapping[str, Any], cfg: NearDupConfig) -> tuple[list[str], int, int]:
+    """The texts shingled for one record.
+
+    Returns:
+        (parts, number of key parts, index of the output part). Parts past the key
+        parts are auxiliary: shingled for conflict checks, never part of the key.
+    """
+    prompt = [rec.get("system") or ""]
+    for turn in rec.get("history") or []:
+        prompt += [turn.get("instruction", ""), turn.get("output", "")]
+    prompt.append(rec.get("instruction") or "")
+    inp = rec.get("input") or ""
+    if not cfg.separate_input:
+        prompt.append(inp)
+    prompt_text = "\n".join(p for p in prompt if p)
+    head = [prompt_text, inp] if cfg.separate_input else [prompt_text]
+    output = rec.get("output") or ""
+    if cfg.key == "output":
+        return [output], 1, 0
+    if cfg.key == "prompt":
+        return head + [output], len(head), len(head)
+    return head + [output], len(head) + 1, len(head)
+
+
+def numbers_fingerprint(text: str) -> int:
+    """A stable hash of the set of numbers in a text (0 when it has none)."""
+    nums = sorted(set(_NUMBER.findall(unicodedata.normalize("NFKC", text))))
+    return zlib.crc32("\x1f".join(nums).encode()) | (1 << 32) if nums else 0
+
+
+def _signature_job(args: tuple) -> tuple:
+    """Shingle + sign one chunk of documents (runs in the main process or a pool worker)."""
+    docs, nkey, shingle_cfg, num_perm, seed = args
+    sb = hash_batch(docs, shingle_cfg)
+    hashes, offsets = sb.hashes, sb.offsets
+    if nkey < len(docs[0]):  # auxiliary parts are stored but never signed
+        doc_of = np.repeat(np.arange(len(docs)), np.diff(offsets))
+        keep = (hashes >> PART_SHIFT) < nkey
+        hashes_key = hashes[keep]
+        offsets_key = np.concatenate(([0], np.cumsum(np.bincount(doc_of[keep], minlength=len(docs)))))
+    else:
+        hashes_key, offsets_key = hashes, offsets
+    sigs = MinHasher(num_perm, seed).signatures(hashes_key, offsets_key)
+    return hashes, offsets, np.diff(offsets_key), sigs
+
+
+class NearDupDetector:
+    """Streams records in, then returns clusters. See the module docstring.
+
+    Args:
+        cfg: Near-duplicate settings.
+    """
+
+    def __init__(self, cfg: NearDupConfig):
+        self.cfg = cfg
+        self.hasher = MinHasher(cfg.num_perm, cfg.minhash_seed)
+        self.index = LSHIndex(self.hasher, cfg.threshold, cfg.bands, cfg.rows, cfg.lsh_weights)
+        self.ids: list[str] = []
+        self.where: list[str] = []
+        self.row_keys: list[Any] = []
+        self.quality: list[float | None] = []
+        self.output_len: list[int] = []
+        self.numbers: list[int] = []
+        self.fallback: dict[str, int] = {}
+        self.fallback_pairs: list[tuple[int, int]] = []
+        self.no_shingle = 0
+        self._bases: list[int] = []
+        self._hashes: list[np.ndarray] = []
+        self._offsets: list[np.ndarray] = []
+        self._unique: dict[int, np.ndarray] = {}
+        self._pool = None
+        self.nkey = 0
+        self.output_part = 0
+        self.stats: dict[str, int] = {}
+
+    def add(self, records: Sequence[Mapping[str, Any]], row_keys: Sequence[Any]) -> None:
+        """Add records (canonical dicts) in input order; ``row_keys`` identify them in results."""
+        if not records:
+            return
+        cfg = self.cfg
+        docs = []
+        for rec, rk in zip(records, row_keys):
+            parts, self.nkey, self.output_part = key_parts(rec, cfg)
+            docs.append(parts)
+            self.ids.append(rec["id"])
+            src = rec.get("source") or {}
+            self.where.append(f"{src.get('file', '')}#{src.get('index', '')}")
+            self.row_keys.append(rk)
+            q = (rec.get("scores") or {}).get(cfg.quality_key)
+            self.quality.append(float(q) if isinstance(q, (int, float)) else None)
+            out = rec.get("output") or ""
+            self.output_len.append(len(out))
+            self.numbers.append(numbers_fingerprint(out) if cfg.conflict_numbers else 0)
+        base = len(self.ids) - len(docs)
+        step = cfg.batch_size
+        jobs = [(docs[i:i + step], self.nkey, cfg.shingle, cfg.num_perm, cfg.minhash_seed)
+                for i in range(0, len(docs), step)]
+        results = self._map(jobs)
+        for (chunk, *_), (hashes, offsets, key_counts, sigs) in zip(jobs, results):
+            self._store(base, chunk, hashes, offsets, key_counts, sigs)
+            base += len(chunk)
+
+    def _map(self, jobs: list[tuple]) -> Iterable[tuple]:
+        if self.cfg.num_proc <= 1 or len(jobs) <= 1:
+            return map(_signature_job, jobs)
+        if self._pool is None:
+            # fork starts in milliseconds and the job touches only numpy; spawn elsewhere.
+            method = "fork" if "fork" in get_all_start_methods() else "spawn"
+            self._pool = get_context(method).Pool(self.cfg.num_proc)
+        return self._pool.imap(_signature_job, jobs)  # imap keeps job order
+
+    def _store(self, base: int, docs: list, hashes: np.ndarray, offsets: np.ndarray,
+               key_counts: np.ndarray, sigs: np.ndarray) -> None:
+        self._bases.append(base)
+        self._hashes.append(hashes)
+        self._offsets.append(offsets)
+        signed = np.flatnonzero(key_counts > 0)
+        # Empty signatures would all share every bucket: index only documents with shingles.
+        self.index.insert((signed + base).tolist(), sigs[signed])
+        for local in np.flatnonzero(key_counts == 0).tolist():
+            self.no_shingle += 1
+            text = normalize_text("\x1f".join(docs[local][:self.nkey]))
+            if not text.replace("\x1f", ""):
+                continue  # an all-empty key matches nothing
+            doc = base + local
+            first = self.fallback.setdefault(text, doc)
+            if first != doc:
+                self.fallback_pairs.append((first, doc))
+
+    def shingles(self, doc: int) -> np.ndarray:
+        """Sorted unique shingle hashes of one document (all parts, key parts first)."""
+        got = self._unique.get(doc)
+        if got is None:
+            b = bisect.bisect_right(self._bases, doc) - 1
+            off = self._offsets[b]
+            local = doc - self._bases[b]
+            got = self._unique[doc] = np.unique(self._hashes[b][off[local]:off[local + 1]])
+        return got
+
+    def _key_set(self, doc: int) -> np.ndarray:
+        s = self.shingles(doc)
+        return s[:np.searchsorted(s, np.uint64(self.nkey) << PART_SHIFT)] if self.nkey < 4 else s
+
+    def _part_set(self, doc: int, part: int) -> np.ndarray:
+        s = self.shingles(doc)
+        lo = np.searchsorted(s, np.uint64(part) << PART_SHIFT)
+        hi = np.searchsorted(s, np.uint64(part + 1) << PART_SHIFT) if part < 3 else s.size
+        return s[lo:hi]
+
+    def key_jaccard(self, a: int, b: int) -> tuple[float, list[float | None]]:
+        return part_jaccard(self._key_set(a), self._key_set(b), self.nkey)
+
+    def _verify(self, a: int, b: int) -> bool:
+        overall, parts = self.key_jaccard(a, b)
+        floor = self.cfg.part_min_jaccard
+        return overall >= self.cfg.threshold and all(p is None or p >= floor for p in parts)
+
+    def _conflict(self, rep: int, m: int) -> str:
+        """Why member ``m``'s output disagrees materially with the representative's ("" if not)."""
+        oa, ob = self._part_set(rep, self.output_part), self._part_set(m, self.output_part)
+        if oa.size or ob.size:
+            inter = np.intersect1d(oa, ob, assume_unique=True).size
+            j = inter / (oa.size + ob.size - inter)
+            if j < self.cfg.conflict_output_jaccard:
+                return f"output jaccard {j:.2f} with {self.where[rep]}"
+        na, nb = self.numbers[rep], self.numbers[m]
+        if na and nb and na != nb:
+            return f"numbers differ from {self.where[rep]}"
+        return ""
+
+    def finish(self) -> dict[Any, Member]:
+        """Cluster everything added so far; returns row key -> :class:`Member`."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+        uf = UnionFind(len(self.ids))
+        verify = self._verify if self.cfg.verify else None
+        self.stats = link_buckets(self.index.buckets(), uf, verify, self.cfg.max_bucket_heads)
+        for a, b in self.fallback_pairs:
+            uf.union(a, b)
+        out: dict[Any, Member] = {}
+        self.clusters: list[dict] = []
+        for members in uf.groups().values():
+            rep = pick_representative(members, self.cfg.representative, self.quality, self.output_len)
+            conflicts = {m: self._conflict(rep, m) for m in members if m != rep}
+            why = next((c for c in conflicts.values() if c), "")
+            cid = self.ids[rep]
+            for m in members:
+                jac = 1.0 if m == rep else self.key_jaccard(rep, m)[0]
+                out[self.row_keys[m]] = Member(cid, cid, self.where[rep], m == rep, jac, len(members),
+                                               conflicts.get(m, "") or ("" if not why else f"cluster: {why}"))
+            self.clusters.append({"cluster": cid, "members": [self.ids[m] for m in members],
+                                  "conflict": why})
+        self._unique.clear()
+        return out
+
+    def summary(self, limit: int = 10) -> dict:
+        """Cluster counts, size distribution, largest and conflicting clusters (JSON-able)."""
+        lsh = {"threshold": self.cfg.threshold, "num_perm": self.cfg.num_perm,
+               "bands": self.index.bands, "rows": self.index.rows, "verify": self.cfg.verify,
+               "key": self.cfg.key}
+        return cluster_summary(getattr(self, "clusters", []), len(self.ids), self.no_shingle,
+                               {**lsh, **self.stats}, limit)

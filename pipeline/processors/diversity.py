@@ -1,0 +1,169 @@
+"""`diversity`: tag task / domain / complexity / verb–object, measure the mix, rebalance it.
+
+A global stage. ``fit`` tags every live row in the main process (input order),
+measures the distributions and, only when ``balance.enabled`` is set, plans which
+rows to drop as ``diversity_over_quota`` (and which to copy when upsampling).
+``process`` tags rows the same way in the workers and applies that plan. Injected
+rows are never dropped.
+
+Upsampled copies: the engine can only add rows through ``inject()``, and the
+manifest invariant ``read = curated + rejected - injected`` must hold, so copies
+are injected records (``origin="injected"``) with ``meta.generator =
+"diversity_upsample"``, ``meta.upsampled_from`` (the source id) and ``meta.copy``
+(1, 2, ...), and an id derived from both. They are repeats of real data, not
+synthetic text; readers filtering on ``origin`` should check ``meta.generator``.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from pipeline.diversity.balance import Plan, Row, balance_problems, plan
+from pipeline.diversity.complexity import complexity_problems
+from pipeline.diversity.domain import domain_problems
+from pipeline.diversity.measure import Profile
+from pipeline.diversity.tagger import Tagger, Tags, load_taxonomy
+from pipeline.diversity.task import taxonomy_problems
+from pipeline.errors import ConfigError
+from pipeline.processor import Stage, iter_rows
+from pipeline.record import Batch, Verdict, new_record
+from pipeline.registry import register
+
+BUCKETS = ("easy", "medium", "hard")
+REASON = "diversity_over_quota"
+
+
+def _tag_value(tags: Tags, dim: str) -> str:
+    return {"task": tags.task, "lang": tags.lang, "complexity": tags.bucket, "domain": tags.domain}[dim]
+
+
+@register
+class Diversity(Stage):
+    """Tag every record, measure diversity, and optionally rebalance to a target mix."""
+
+    name = "diversity"
+    is_global = True
+
+    def __init__(self, rules=None, seed: int = 0):
+        super().__init__(rules, seed)
+        # Plain data, so it travels to workers; compiled in setup().
+        self.taxonomy = load_taxonomy(self.rules)
+        # id digest (bytes) -> cell index into self.cells; compact for large corpora.
+        self.drops: dict[bytes, int] = {}
+        self.cells: list[tuple[str, int]] = []
+        self._copies: list[dict] = []
+        self._summary: dict = {}
+
+    @classmethod
+    def validate_rules(cls, rules) -> list[str]:
+        try:
+            tax = load_taxonomy(rules)
+        except ConfigError as e:
+            return [str(e)]
+        probs = taxonomy_problems(tax) + domain_problems(tax.get("domains"))
+        probs += complexity_problems(rules.get("complexity") or {})
+        tasks = [t.get("name") for t in tax.get("tasks") or []]
+        probs += balance_problems(rules.get("balance") or {}, tasks)
+        for label, task in ((rules.get("source_labels") or {}).get("map") or {}).items():
+            if task not in tasks:
+                probs.append(f"source_labels.map.{label}: unknown task {task!r}")
+        return probs
+
+    def setup(self) -> None:
+        self._tagger = Tagger(self.rules, self.taxonomy)
+
+    def _tags(self, rec: dict) -> Tags:
+        if getattr(self, "_tagger", None) is None:
+            self.setup()
+        return self._tagger.tag(rec)
+
+    def _profile(self) -> Profile:
+        tasks = [t["name"] for t in self.taxonomy["tasks"]]
+        domains = list(self.taxonomy.get("domains") or {}) + [str((self.rules.get("domain") or {}).get("other", "other"))]
+        return Profile(tasks, domains, BUCKETS)
+
+    def fit(self, batches: Iterable[Batch]) -> None:
+        bal = self.rules.get("balance") or {}
+        dims = list(bal.get("dimensions") or ["task"])
+        before = self._profile()
+        rows: list[Row] = []
+        kept_tags: list[Tags] = []
+        records: list[dict] = []
+        keys = list(bal.get("quality_keys") or [])
+        for batch in batches:
+            for rec in iter_rows(batch):
+                t = self._tags(rec)
+                before.add(t.task, t.lang, t.domain, t.bucket, t.verb, t.obj, rec.get("cluster") or "")
+                if bal.get("enabled"):
+                    scores = rec.get("scores") or {}
+                    q = next((float(scores[k]) for k in keys if scores.get(k) is not None), None)
+                    rows.append(Row(rec["id"], tuple(_tag_value(t, d) for d in dims),
+                                    rec.get("origin") == "injected", q))
+                    kept_tags.append(t)
+                    if (bal.get("upsample") or {}).get("enabled"):
+                        records.append(rec)
+        m = self.rules.get("measure") or {}
+        top = (int(m.get("top_pairs", 30)), int(m.get("top_verbs", 20)))
+        self._summary = {"enabled": bool(bal.get("enabled")), "before": before.summary(*top)}
+        if not bal.get("enabled"):
+            return
+        p: Plan = plan(rows, dims, bal, self.seed)
+        self.cells = p.cells
+        self.drops = {_digest(rows[i].id): c for i, c in p.drop.items()}
+        after = self._profile()
+        dropped = set(p.drop)
+        for i, t in enumerate(kept_tags):
+            if i not in dropped:
+                after.add(t.task, t.lang, t.domain, t.bucket, t.verb, t.obj)
+        for i, k in p.copies:
+            t = kept_tags[i]
+            after.add(t.task, t.lang, t.domain, t.bucket, t.verb, t.obj)
+        self._copies = [_copy(records[i], k) for i, k in p.copies] if records else []
+        self._summary.update({"after": after.summary(*top), "balance": p.report})
+
+    def inject(self) -> list[dict]:
+        """Upsampled copies (empty unless ``balance.upsample.enabled``)."""
+        return list(self._copies)
+
+    def summary(self) -> dict:
+        return self._summary
+
+    def process(self, batch: Batch) -> tuple[Batch, list[Verdict]]:
+        verdicts: list[Verdict] = []
+        for i, rec in enumerate(iter_rows(batch)):
+            t = self._tags(rec)
+            batch["task"][i], batch["domain"][i], batch["complexity"][i] = t.task, t.domain, t.bucket
+            meta = dict(rec.get("meta") or {})
+            meta["task_rule"] = t.task_rule
+            if t.task_subtype:
+                meta["task_subtype"] = t.task_subtype
+            meta["verb_object"] = [t.verb, t.obj] if t.verb else []
+            batch["meta"][i] = meta
+            scores = {"complexity": t.complexity, "task_confidence": t.task_confidence}
+            cell = self.drops.get(_digest(rec["id"])) if self.drops else None
+            if cell is not None and rec.get("origin") != "injected":
+                name, quota = self.cells[cell]
+                verdicts.append(Verdict(keep=False, reason=REASON, scores=scores,
+                                        detail=f"cell {name} over its quota of {quota}"))
+            else:
+                verdicts.append(Verdict(scores=scores))
+        return batch, verdicts
+
+
+def _digest(rid: str) -> bytes:
+    # Record ids are hex digests; store them as bytes (half the size). Anything else is hashed.
+    try:
+        return bytes.fromhex(rid)
+    except ValueError:
+        return hashlib.blake2b(rid.encode("utf-8"), digest_size=12).digest()
+
+
+def _copy(rec: dict, k: int) -> dict:
+    """A marked upsampled copy of ``rec``: origin injected, distinct id, provenance in meta."""
+    meta = dict(rec.get("meta") or {})
+    meta.update({"generator": "diversity_upsample", "upsampled_from": rec["id"], "copy": k})
+    fields = {f: rec[f] for f in ("system", "instruction", "input", "output", "history", "source", "lang",
+                                  "response_type", "cluster")}
+    rid = hashlib.blake2b(f"{rec['id']}#copy{k}".encode(), digest_size=12).hexdigest()
+    return new_record(id=rid, origin="injected", meta=meta, flags=list(rec.get("flags") or []),
+                      scores=dict(rec.get("scores") or {}), **fields)

@@ -1,0 +1,115 @@
+"""`format`: output-format requirements are stated, followed, and consistent across a task.
+
+Per record: explicit requirements are parsed from the instruction, system prompt and
+(short) input, EN + ZH (item/sentence counts, length limits, JSON and its keys, yes/no,
+option letter, one word, answer language, register, table/list/code structure), plus
+output schemas bound in ``rules.schemas``; the output is verified against each
+(``format_<check>`` reasons, detail "asked for 3 items, found 1"). The requirements are
+stored in ``meta["format"]["requirements"]``.
+
+Dataset level (global stage): ``fit`` groups records into task families by masked
+instruction template and counts style features per family; ``process`` flags a
+minority style (``format_inconsistent_style``) or, with ``consistency.normalize``,
+rewrites it to the majority style where that is mechanical.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from pipeline.formatcheck.checker import RecordChecker
+from pipeline.formatcheck.consistency import MECHANICAL, FamilyStats, Styler, family_key, template
+from pipeline.formatcheck.schemas import SchemaBook
+from pipeline.processor import Stage, iter_rows, judge
+from pipeline.record import Batch, Verdict
+from pipeline.registry import register
+
+
+@register
+class Format(Stage):
+    """Verify stated output formats and keep each task family's style consistent."""
+
+    name = "format"
+    is_global = True
+
+    def __init__(self, rules: Mapping[str, Any] | None = None, seed: int = 0):
+        super().__init__(rules, seed)
+        self.stats = FamilyStats(self.rules.get("consistency") or {})
+        self.requirement_counts: dict[str, int] = {}
+        self.violation_counts: dict[str, int] = {}
+
+    @classmethod
+    def validate_rules(cls, rules: Mapping[str, Any]) -> list[str]:
+        """Schema bindings must name shipped schemas; regexes must compile."""
+        return SchemaBook.problems(rules.get("schemas") or {})
+
+    def setup(self) -> None:
+        self._checker = RecordChecker(self.rules)
+        self._styler = Styler(self.rules.get("consistency") or {}, self._checker.verifier.register_of)
+
+    def _ready(self) -> None:
+        if getattr(self, "_checker", None) is None:
+            self.setup()
+
+    def fit(self, batches: Iterable[Batch]) -> None:
+        self._ready()
+        count = bool((self.rules.get("summary") or {}).get("count_violations", True))
+        for batch in batches:
+            for rec in iter_rows(batch):
+                if self._checker.skip(rec):
+                    continue
+                tmpl = template(rec.get("instruction") or "")
+                if tmpl:
+                    self.stats.add(family_key(tmpl), tmpl, self._styler.styles(rec["output"]))
+                if count:
+                    reqs = self._checker.requirements(rec)
+                    for r in reqs:
+                        self.requirement_counts[r["kind"]] = self.requirement_counts.get(r["kind"], 0) + 1
+                    for check, _ in self._checker.hits(reqs, rec["output"]):
+                        self.violation_counts[check] = self.violation_counts.get(check, 0) + 1
+
+    def summary(self) -> dict:
+        """Requirement kinds found, violations per check (before actions), family statistics."""
+        return {"requirements": dict(sorted(self.requirement_counts.items())),
+                "violations": dict(sorted(self.violation_counts.items())),
+                "consistency": self.stats.summary()}
+
+    def process(self, batch: Batch) -> tuple[Batch, list[Verdict]]:
+        self._ready()
+        normalize = bool((self.rules.get("consistency") or {}).get("normalize", False))
+        verdicts = []
+        for i, rec in enumerate(iter_rows(batch)):
+            if self._checker.skip(rec):
+                verdicts.append(Verdict())
+                continue
+            style_hits, changed = self._consistency(rec, normalize)
+            if changed:
+                batch["output"][i] = rec["output"]
+            reqs = self._checker.requirements(rec)
+            hits = self._checker.hits(reqs, rec["output"]) + style_hits
+            info: dict[str, Any] = {"requirements": reqs}
+            if changed:
+                info["normalized"] = changed
+            batch["meta"][i] = {**(rec.get("meta") or {}), "format": info}
+            verdicts.append(judge(self, hits))
+        return batch, verdicts
+
+    def _consistency(self, rec: dict, normalize: bool) -> tuple[list[tuple[str, str]], list[str]]:
+        tmpl = template(rec.get("instruction") or "")
+        if not tmpl or not self.stats.counts:
+            return [], []
+        key = family_key(tmpl)
+        hits, changed = [], []
+        for feat, value in self._styler.styles(rec["output"]).items():
+            found = self.stats.minority(key, feat, value)
+            if not found:
+                continue
+            major, major_n, total = found
+            if normalize and feat in MECHANICAL:
+                new = self._styler.normalize(rec["output"], feat, major)
+                if new is not None and new != rec["output"]:
+                    rec["output"] = new
+                    changed.append(f"{feat}: {value} -> {major}")
+                    continue
+            hits.append(("inconsistent_style", f"task family '{tmpl[:60]}': {major_n}/{total} use {feat}={major}, "
+                                               f"this output uses {value}"))
+        return hits[:1], changed

@@ -1,0 +1,124 @@
+"""The ``language`` stage: tag each record's language and judge language problems.
+
+Tags:
+    ``lang``: the user's language - the instruction's, else the output's, else the
+    input's; ``"und"`` when none can be determined (e.g. "Hi" / "Hello").
+    ``scores.lang_score``: confidence of that guess (see :class:`pipeline.text.langid.Guess`).
+    ``meta.lang``: per-field guesses, e.g. ``{"instruction": "en", "output": "zh"}``.
+
+Checks (reason ``language_<check>``):
+    ``mismatch``: instruction and output confidently in different languages, not a
+        translation / answer-language request, and the output's language is not
+        present in the prompt.
+    ``mixed``: a Chinese output with a long English span, or an English output with a
+        long Chinese span, not quoted from the prompt.
+    ``not_allowed``: the record's language is confidently outside ``allowed``.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping
+
+from pipeline.processor import Stage, judge
+from pipeline.record import Batch, Verdict, batch_len
+from pipeline.registry import register
+from pipeline.text import script, spans
+from pipeline.text.langid import Guess, LangId
+
+_FIELDS = ("instruction", "input", "output")
+
+
+def is_translation(prompt: str, cues: Mapping[str, list]) -> bool:
+    """True when the prompt asks for a translation or names the answer language."""
+    low = prompt.lower()
+    return any(c in low for lst in cues.values() for c in (lst or ()))
+
+
+@register
+class Language(Stage):
+    """Detect languages with script fast paths + seeded langdetect; flag/drop language problems."""
+
+    name: ClassVar[str] = "language"
+
+    def setup(self) -> None:
+        self._langid = LangId(self.rules.get("detect") or {})
+
+    def _detector(self) -> LangId:
+        if getattr(self, "_langid", None) is None:
+            self.setup()
+        return self._langid
+
+    @classmethod
+    def validate_rules(cls, rules: Mapping[str, Any]) -> list[str]:
+        probs = []
+        allowed = rules.get("allowed")
+        if not isinstance(allowed, list) or not all(isinstance(x, str) for x in allowed):
+            probs.append("allowed: expected a list of language codes")
+        s = rules.get("min_score", 0.8)
+        if not isinstance(s, (int, float)) or not 0 <= s <= 1:
+            probs.append(f"min_score: must be in [0, 1], got {s!r}")
+        return probs
+
+    def process(self, batch: Batch) -> tuple[Batch, list[Verdict]]:
+        n = batch_len(batch)
+        verdicts = []
+        det = self._detector()
+        for i in range(n):
+            row = {f: batch[f][i] or "" for f in _FIELDS}
+            guesses = {f: det.detect(row[f]) for f in _FIELDS if row[f].strip()}
+            main = self._main_guess(guesses)
+            if main.method == "langdetect" and main.score < float(self.rules.get("min_score", 0.8)):
+                # A short, ambiguous instruction: decide on the whole conversation instead.
+                whole = det.detect("\n".join(row[f] for f in _FIELDS))
+                if whole.lang and whole.score > main.score:
+                    main = whole
+            batch["lang"][i] = main.lang or "und"
+            meta = dict(batch["meta"][i] or {})
+            meta["lang"] = {f: g.lang for f, g in guesses.items() if g.lang}
+            batch["meta"][i] = meta
+            hits = self._hits(row, guesses, main)
+            verdicts.append(judge(self, hits, {"lang_score": round(main.score, 4)}))
+        return batch, verdicts
+
+    @staticmethod
+    def _main_guess(guesses: Mapping[str, Guess]) -> Guess:
+        for f in ("instruction", "output", "input"):
+            g = guesses.get(f)
+            if g is not None and g.lang:
+                return g
+        return Guess("", 0.0, "empty")
+
+    def _confident(self, g: Guess | None) -> bool:
+        return g is not None and bool(g.lang) and g.score >= float(self.rules.get("min_score", 0.8))
+
+    def _hits(self, row: Mapping[str, str], guesses: Mapping[str, Guess], main: Guess) -> list[tuple[str, str]]:
+        hits: list[tuple[str, str]] = []
+        prompt = f"{row['instruction']}\n{row['input']}"
+        translation = is_translation(prompt, self.rules.get("translation_cues") or {})
+        ins, inp, out = (guesses.get(f) for f in _FIELDS)
+        if self.enabled("mismatch") and not translation and self._confident(ins) and self._confident(out):
+            if ins.lang != out.lang and not (inp is not None and inp.lang == out.lang):
+                min_han = int(self.check("mismatch").get("prompt_min_han", 4))
+                if not (out.lang == "zh" and script.han_count(prompt) >= min_han):
+                    hits.append(("mismatch", f"instruction {ins.lang}, output {out.lang}"))
+        if self.enabled("mixed") and not translation and out is not None and out.lang in ("zh", "en"):
+            detail = self._mixed(row["output"], out.lang, spans.normalised(prompt))
+            if detail:
+                hits.append(("mixed", detail))
+        allowed = self.rules.get("allowed") or []
+        if self.enabled("not_allowed") and self._confident(main) and main.lang not in allowed:
+            hits.append(("not_allowed", f"language {main.lang} not in {allowed}"))
+        return hits
+
+    def _mixed(self, output: str, lang: str, prompt_norm: str) -> str:
+        cfg = self.check("mixed")
+        if lang == "zh":
+            span = spans.longest_latin_span(output)
+            n = len(script.WORD_RE.findall(span))
+            limit, unit = int(cfg.get("min_latin_words", 12)), "English words"
+        else:
+            span = spans.longest_han_span(output)
+            n = script.han_count(span)
+            limit, unit = int(cfg.get("min_han_chars", 20)), "Chinese characters"
+        if n >= limit and spans.normalised(span) not in prompt_norm:
+            return f"{n} {unit} in a {lang} answer: {span[:60]!r}"
+        return ""

@@ -1,0 +1,1 @@
+"""Quality signals: one module per family of checks; ``pipeline.processors.quality`` wires them."""

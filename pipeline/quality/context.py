@@ -1,0 +1,61 @@
+"""The per-row view every quality signal reads, computed once per row."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from pipeline.text import script
+
+# Cues that a record is about code: symbol ratios and escapes mean nothing there.
+_CODE_CUE_RE = re.compile(
+    r"(?<![A-Za-z])(?:code|program|function|script|python|java(?:script)?|c\+\+|sql|query|regex|"
+    r"regular expression|html|css|json|xml|class|method|algorithm|api|bash|shell|scratch|"
+    r"compile|variable|array|loop)(?![A-Za-z])|代码|程序|函数|编程|脚本|算法|正则|转义|换行符",
+    re.I,
+)
+_CODE_LINE_RE = re.compile(r"^\s*(?:def |class |import |from \S+ import|for .*:|if .*:|return\b|#include|"
+                           r"public |private |function\b|var |let |const |SELECT |<\w+[^>]*>|\}|\{)")
+
+
+@dataclass
+class Ctx:
+    """Texts and shared measurements of one row.
+
+    Attributes:
+        instruction, input, output: The row's texts ("" when absent).
+        lang: The record's language tag ("" when the language stage did not run).
+        prompt: Instruction and input joined.
+        prose: The output without fenced/inline code.
+        toks: Script-aware tokens of the output.
+        codeish: The task or the output is about code.
+    """
+
+    instruction: str
+    input: str
+    output: str
+    lang: str = ""
+    prompt: str = ""
+    prose: str = ""
+    toks: list[str] = field(default_factory=list)
+    codeish: bool = False
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> "Ctx":
+        ins, inp, out = (row.get(k) or "" for k in ("instruction", "input", "output"))
+        lang = row.get("lang") or ""
+        toks = script.tokens(out)
+        if lang in ("", "und"):
+            # Quality must work without the language stage: fall back to the script.
+            lang = "zh" if script.han_count(out) >= 0.3 * max(1, len(toks)) else "en"
+        prose = script.strip_code(out)
+        code_lines = sum(1 for ln in out.splitlines()[:50] if _CODE_LINE_RE.match(ln))
+        codeish = "```" in out or code_lines >= 2 or bool(_CODE_CUE_RE.search(ins[:2000]))
+        return cls(ins, inp, out, lang, f"{ins}\n{inp}", prose, toks, codeish)
+
+
+def per_lang(value: Any, lang: str) -> Any:
+    """A threshold that may be per-language: ``{zh: .., en: .., default: ..}`` or a scalar."""
+    if isinstance(value, Mapping):
+        return value.get(lang, value.get("default"))
+    return value

@@ -1,0 +1,56 @@
+"""Foreign-script spans inside a text: long English runs in Chinese prose and the reverse.
+
+Used by the ``language_mixed`` check. Code is not prose, so fenced blocks, inline code,
+URLs and code-looking lines are skipped before measuring.
+"""
+from __future__ import annotations
+
+import re
+
+from pipeline.text import script
+
+# A line is treated as code when it carries these programming symbols; prose rarely does.
+_CODE_LINE_RE = re.compile(r"[=;{}<>\[\]]|\w\(|\(\s*\)|^\s*(?:import|from|def|class|return|#include|SELECT|print)\b")
+# Han runs may contain CJK punctuation and spaces between characters.
+_HAN_SPAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff][\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef\s]*")
+
+
+# Quoted names ("“When Button () Pressed”" in a Chinese answer) are not untranslated prose.
+_QUOTED_RE = re.compile(r"“[^”]{0,200}”|「[^」]{0,200}」|『[^』]{0,200}』|\"[^\"\n]{0,200}\"|《[^》]{0,100}》")
+# Chinese punctuation and the ideographic comma separate items in lists of names.
+_SEG_SPLIT_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]+")
+
+
+def _prose_lines(text: str) -> list[str]:
+    body = _QUOTED_RE.sub(" ", script.URL_RE.sub(" ", script.strip_code(text)))
+    return [ln for ln in body.splitlines() if ln.strip() and not _CODE_LINE_RE.search(ln)]
+
+
+def longest_latin_span(text: str) -> str:
+    """The longest run of Latin words not interrupted by Han characters or a line break.
+
+    Returns:
+        The span's text ("" when there is none); its word count is what callers compare.
+    """
+    best, best_n = "", 0
+    for line in _prose_lines(text):
+        for seg in _SEG_SPLIT_RE.split(line):
+            n = len(script.WORD_RE.findall(seg))
+            if n > best_n:
+                best, best_n = seg.strip(), n
+    return best
+
+
+def longest_han_span(text: str) -> str:
+    """The longest run of Han characters (CJK punctuation and spaces allowed inside)."""
+    best = ""
+    for line in _prose_lines(text):
+        for m in _HAN_SPAN_RE.finditer(line):
+            if script.han_count(m.group(0)) > script.han_count(best):
+                best = m.group(0).strip()
+    return best
+
+
+def normalised(text: str) -> str:
+    """Lower-cased, whitespace-free form used to test whether a span is quoted from the prompt."""
+    return "".join(text.lower().split())
