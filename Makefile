@@ -7,8 +7,9 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+export MPLBACKEND := Agg
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install install-ray browser demo test test-ray clean
 
 install: $(STAMP)
 
@@ -20,11 +21,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[train,dev]"
 	touch $(STAMP)
 
+install-ray: install
+	$(BIN)/python -c "import ray" 2>/dev/null || $(BIN)/pip install -q -e ".[ray]"
+
+# Headless Chromium for the report's escaping test; installed only when missing, and the
+# test skips cleanly when it cannot be installed.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk) \
+		>/dev/null 2>&1 || echo "chromium not installed: the browser test will be skipped"; }
+
 demo: install
 	$(BIN)/python -m pipeline.demo
 
-test: install
-	$(BIN)/python -m pytest -x -p no:cacheprovider
+test: install browser
+	$(BIN)/python -m pytest -x -p no:cacheprovider -m "not ray"
+
+# The Ray engine's tests start a local Ray cluster; CI runs them after `make test`.
+test-ray: install-ray
+	$(BIN)/python -m pytest -x -p no:cacheprovider -m ray
 
 clean:
 	rm -rf out .pytest_cache

@@ -203,11 +203,12 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
     timings["write"] = time.perf_counter() - t0
     from pipeline.report import write_report
 
+    timings["total"] = time.perf_counter() - t_start
+    manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
     t0 = time.perf_counter()
     write_report(out, manifest)
     timings["report"] = time.perf_counter() - t0
-    timings["total"] = time.perf_counter() - t_start
-    manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    manifest["timings"]["report"] = round(timings["report"], 3)
     write_json(out / "manifest.json", manifest)
     summary.timings = timings
     emit({"event": "run_done", **summary.counts})

@@ -102,7 +102,8 @@ def _digest(out: Path) -> dict:
 
     digests = {}
     for p in sorted(out.rglob("*")):
-        if p.is_file() and ".work" not in p.parts and p.name != "manifest.json":
+        # report/ shows timings by design; the invariant covers shards, rejects and manifest.
+        if p.is_file() and ".work" not in p.parts and "report" not in p.parts and p.name != "manifest.json":
             digests[str(p.relative_to(out))] = hashlib.sha256(p.read_bytes()).hexdigest()
     m = json.loads((out / "manifest.json").read_text())
     m.pop("timings")
