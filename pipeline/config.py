@@ -167,6 +167,11 @@ def validate(raw: Mapping[str, Any]) -> RunConfig:
             probs += [f"rules.{s}: {p}" for p in check_fn(merged)]
         if s in stages:
             resolved_rules[s] = merged
+    from pipeline.io.formats import FORMAT_NAMES
+
+    fmt = raw.get("input_format")
+    if fmt not in (None, "auto", *FORMAT_NAMES):
+        probs.append(f"input_format: {fmt!r} is not one of auto, {', '.join(FORMAT_NAMES)}")
     vr = raw.get("val_ratio", 0.05)
     if isinstance(vr, (int, float)) and not 0 <= vr < 1:
         probs.append(f"val_ratio: must be in [0, 1), got {vr}")

@@ -83,20 +83,13 @@ def record_id(rec: Mapping[str, Any]) -> str:
     """Stable content hash of the conversation (system, history, instruction, input, output).
 
     Two records with the same normalised conversation get the same id, which is what
-    exact dedup keys on. The separator bytes cannot occur in normalised text (control
-    characters are stripped), so field boundaries cannot be forged.
+    exact dedup keys on. The separator characters cannot occur in normalised text
+    (control characters are stripped), so field boundaries cannot be forged.
     """
-    h = hashlib.blake2b(digest_size=12)
-    h.update(rec.get("system", "").encode("utf-8"))
-    for turn in rec.get("history") or []:
-        h.update(b"\x1e")
-        h.update(turn.get("instruction", "").encode("utf-8"))
-        h.update(b"\x1f")
-        h.update(turn.get("output", "").encode("utf-8"))
-    for name in ("instruction", "input", "output"):
-        h.update(b"\x1d")
-        h.update(rec.get(name, "").encode("utf-8"))
-    return h.hexdigest()
+    hist = rec.get("history") or []
+    s = rec.get("system", "") + "".join(f"\x1e{t.get('instruction', '')}\x1f{t.get('output', '')}" for t in hist)
+    s = f"{s}\x1d{rec.get('instruction', '')}\x1d{rec.get('input', '')}\x1d{rec.get('output', '')}"
+    return hashlib.blake2b(s.encode("utf-8"), digest_size=12).hexdigest()
 
 
 def prompt_text(rec: Mapping[str, Any]) -> str:

@@ -5,6 +5,7 @@
 problem)`` (see :mod:`pipeline.io.jsontext`) plus the text encoding. Nothing here
 knows about record formats; that is :mod:`pipeline.io.formats`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,9 @@ import io
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 import orjson
 
@@ -23,8 +25,12 @@ from pipeline.io.jsontext import ErrFn, Item, iter_json, iter_jsonl
 
 #: Extensions a directory walk picks up (each also with ``.gz``).
 EXTENSIONS: dict[str, str] = {
-    ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
-    ".parquet": "parquet", ".csv": "csv", ".tsv": "tsv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".csv": "csv",
+    ".tsv": "tsv",
 }
 HF_PREFIX = "hf:"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -51,8 +57,7 @@ def container_of(path: str) -> str:
     if p.is_dir():
         return "arrow"
     name = p.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
+    name = name.removesuffix(".gz")
     kind = EXTENSIONS.get(os.path.splitext(name)[1])
     if kind:
         return kind
@@ -67,7 +72,7 @@ def container_of(path: str) -> str:
 
 def _open_binary(path: str) -> BinaryIO:
     """Open a file for reading bytes, decompressing gzip transparently (by magic, not name)."""
-    f = open(path, "rb")
+    f = open(path, "rb")  # noqa: SIM115 - the caller owns and closes the returned stream
     if f.peek(2)[:2] == _GZIP_MAGIC:
         return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
     return f
@@ -103,8 +108,11 @@ def _iter_csv(stream: BinaryIO, delimiter: str, encoding: str, err: ErrFn) -> It
                 joined = joined.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                 yield line, joined, ("ingest_undecodable", f"line {line}: {undecodable_detail(encoding)}")
             elif len(cells) != width:
-                yield line, joined, ("ingest_invalid_row",
-                                     f"line {line}: {len(cells)} cells, the header has {width}")
+                yield (
+                    line,
+                    joined,
+                    ("ingest_invalid_row", f"line {line}: {len(cells)} cells, the header has {width}"),
+                )
             else:
                 row = dict(zip(header, cells))
                 _parse_list_cells(row)
@@ -156,7 +164,7 @@ def _iter_saved(path: str, err: ErrFn) -> Iterator[Item]:
 
 def _iter_hub(spec: str, err: ErrFn) -> Iterator[Item]:
     """``hf:NAME[:SPLIT]`` through ``datasets.load_dataset`` (needs the hub or its cache)."""
-    name, _, split = spec[len(HF_PREFIX):].partition(":")
+    name, _, split = spec[len(HF_PREFIX) :].partition(":")
     try:
         import datasets
 
@@ -198,9 +206,9 @@ def open_container(path: str, err: ErrFn) -> tuple[str, str, Iterator[Item]]:
         stream.close()
         err(1, f"not JSON: the file starts with {first!r}, expected '[' or '{{'")
         return kind, encoding, iter(())
-    if kind == "jsonl":
+    if kind == "jsonl" and first == "{":
         return kind, encoding, _closing(stream, iter_jsonl(stream, encoding))
-    if kind == "json":
+    if kind in ("json", "jsonl"):  # a .jsonl holding a JSON array is read as one
         stream.close()
         return kind, encoding, iter_json(lambda: open_utf8(opener)[0], encoding, err)
     delimiter = "\t" if kind == "tsv" else ","
@@ -212,4 +220,3 @@ def _closing(stream: BinaryIO, items: Iterator[Item]) -> Iterator[Item]:
         yield from items
     finally:
         stream.close()
-

@@ -11,11 +11,13 @@ incrementally. Bytes that do not decode are not replaced by U+FFFD (which would 
 them); they are turned into *invalid* UTF-8, so the record containing them fails to
 parse and is rejected with the line named, while the rest of the file still reads.
 """
+
 from __future__ import annotations
 
 import codecs
 import io
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
 #: How many leading bytes decide the encoding.
 SNIFF_BYTES = 1 << 20
@@ -23,9 +25,11 @@ _CHUNK = 1 << 16
 
 # UTF-32 first: its little-endian BOM starts with the UTF-16 one.
 _BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _MARK_ERRORS = "sftpipe-mark-undecodable"
 

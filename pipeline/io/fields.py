@@ -4,9 +4,11 @@ reason and a detail that names the failing field.
 
 These run once per raw record, so they are plain ``isinstance`` checks (no jsonschema).
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 #: Longest string kept in ``meta``; meta carries tags such as a category, not text.
 META_MAX_CHARS = 256
@@ -23,7 +25,7 @@ class Reject(Exception):
 
 
 def a_turn(role: str) -> str:
-    """"a user turn", "an assistant turn" (English goes by sound: "a user")."""
+    """ "a user turn", "an assistant turn" (English goes by sound: "a user")."""
     return f"{'an' if role[:1].lower() in 'aeio' else 'a'} {role} turn"
 
 
@@ -112,13 +114,18 @@ def conversation(turns: Iterable[tuple[str, str]], key: str, system: str = "") -
     history = []
     for i in range(start, len(turns), 2):
         if turns[i][0] != "user":
-            raise Reject("ingest_roles_not_alternating",
-                         f"field '{key}[{i}]' is {a_turn(turns[i][0])}, expected user")
+            raise Reject(
+                "ingest_roles_not_alternating", f"field '{key}[{i}]' is {a_turn(turns[i][0])}, expected user"
+            )
         if i + 1 == len(turns):
-            raise Reject("ingest_roles_not_alternating", f"field '{key}' ends with a user turn ('{key}[{i}]')")
+            raise Reject(
+                "ingest_roles_not_alternating", f"field '{key}' ends with a user turn ('{key}[{i}]')"
+            )
         if turns[i + 1][0] != "assistant":
-            raise Reject("ingest_roles_not_alternating",
-                         f"field '{key}[{i + 1}]' is {a_turn(turns[i + 1][0])}, expected assistant")
+            raise Reject(
+                "ingest_roles_not_alternating",
+                f"field '{key}[{i + 1}]' is {a_turn(turns[i + 1][0])}, expected assistant",
+            )
         history.append({"instruction": turns[i][1], "output": turns[i + 1][1]})
     last = history.pop()
     return system, history, last["instruction"], last["output"]

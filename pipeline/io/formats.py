@@ -16,12 +16,14 @@ Choices worth knowing:
 - A KTO record (``label: false``) is an undesirable example: rejected as
   ``ingest_preference_record``. ``label: true`` is a normal record (see readers).
 """
+
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pipeline.io.fields import Reject, a_turn, conversation, meta, opt, pairs, req, wrong_type
 
@@ -29,13 +31,29 @@ SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "formats" / "inpu
 
 USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
 ROLES = {
-    "human": USER, "user": USER,
-    "gpt": ASSISTANT, "assistant": ASSISTANT, "chatgpt": ASSISTANT, "bing": ASSISTANT,
-    "bard": ASSISTANT, "model": ASSISTANT,
-    "system": SYSTEM, "developer": SYSTEM,
+    "human": USER,
+    "user": USER,
+    "gpt": ASSISTANT,
+    "assistant": ASSISTANT,
+    "chatgpt": ASSISTANT,
+    "bing": ASSISTANT,
+    "bard": ASSISTANT,
+    "model": ASSISTANT,
+    "system": SYSTEM,
+    "developer": SYSTEM,
 }
-TOOL_ROLES = frozenset({"observation", "function_call", "function", "tool", "tool_call", "tool_calls",
-                        "tool_response", "ipython"})
+TOOL_ROLES = frozenset(
+    {
+        "observation",
+        "function_call",
+        "function",
+        "tool",
+        "tool_call",
+        "tool_calls",
+        "tool_response",
+        "ipython",
+    }
+)
 
 Mapped = tuple[str, str, str, str, list, dict]
 
@@ -65,8 +83,10 @@ def _content(t: dict, where: str, role: str) -> str:
             kind = part.get("type", "text")
             text = part.get("text", part.get("value"))
             if kind != "text":
-                raise Reject("ingest_wrong_type", f"field '{where}.content[{j}]' is a {kind!r} part; "
-                                                  "only text is supported")
+                raise Reject(
+                    "ingest_wrong_type",
+                    f"field '{where}.content[{j}]' is a {kind!r} part; only text is supported",
+                )
             if not isinstance(text, str):
                 raise wrong_type(f"{where}.content[{j}].text", text)
             texts.append(text)
@@ -107,13 +127,25 @@ def alpaca(d: dict) -> Mapped:
     if ins.__class__ is str and out.__class__ is str and inp.__class__ is str and system.__class__ is str:
         hist = d.get("history")
         return system, ins, inp, out, pairs(hist, "history") if hist else [], meta(d, _ALPACA_KEYS)
-    return (opt(d, "system"), req(d, "instruction"), opt(d, "input"), req(d, "output", answer=True),
-            pairs(d.get("history"), "history"), meta(d, _ALPACA_KEYS))
+    return (
+        opt(d, "system"),
+        req(d, "instruction"),
+        opt(d, "input"),
+        req(d, "output", answer=True),
+        pairs(d.get("history"), "history"),
+        meta(d, _ALPACA_KEYS),
+    )
 
 
 def dolly(d: dict) -> Mapped:
-    return ("", req(d, "instruction"), opt(d, "context"), req(d, "response", answer=True), [],
-            meta(d, _DOLLY_KEYS))
+    return (
+        "",
+        req(d, "instruction"),
+        opt(d, "context"),
+        req(d, "response", answer=True),
+        [],
+        meta(d, _DOLLY_KEYS),
+    )
 
 
 def firefly(d: dict) -> Mapped:
@@ -135,18 +167,29 @@ def firefly(d: dict) -> Mapped:
 
 
 def openorca(d: dict) -> Mapped:
-    return (opt(d, "system_prompt"), req(d, "question"), "", req(d, "response", answer=True), [],
-            meta(d, _OPENORCA_KEYS))
+    return (
+        opt(d, "system_prompt"),
+        req(d, "question"),
+        "",
+        req(d, "response", answer=True),
+        [],
+        meta(d, _OPENORCA_KEYS),
+    )
 
 
 def query_response(d: dict) -> Mapped:
-    return (opt(d, "system"), req(d, "query"), "", req(d, "response", answer=True),
-            pairs(d.get("history"), "history"), meta(d, _QR_KEYS))
+    return (
+        opt(d, "system"),
+        req(d, "query"),
+        "",
+        req(d, "response", answer=True),
+        pairs(d.get("history"), "history"),
+        meta(d, _QR_KEYS),
+    )
 
 
 def prompt_completion(d: dict) -> Mapped:
-    return (opt(d, "system"), req(d, "prompt"), "", req(d, "completion", answer=True), [],
-            meta(d, _PC_KEYS))
+    return (opt(d, "system"), req(d, "prompt"), "", req(d, "completion", answer=True), [], meta(d, _PC_KEYS))
 
 
 def question_answer(d: dict) -> Mapped:
@@ -162,8 +205,14 @@ def self_instruct(d: dict) -> Mapped:
         raise wrong_type("instances[0]", first, expected="object")
     m = meta(d, _SI_KEYS)
     m["n_instances"] = len(instances)
-    return ("", req(d, "instruction"), opt(first, "input", "instances[0].input"),
-            req(first, "output", "instances[0].output", answer=True), [], m)
+    return (
+        "",
+        req(d, "instruction"),
+        opt(first, "input", "instances[0].input"),
+        req(first, "output", "instances[0].output", answer=True),
+        [],
+        m,
+    )
 
 
 def preference(d: dict) -> Mapped:
@@ -198,7 +247,7 @@ FORMATS: dict[str, Callable[[dict], Mapped]] = {
 FORMAT_NAMES: tuple[str, ...] = tuple(FORMATS)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validators() -> dict[str, Any]:
     import jsonschema
 

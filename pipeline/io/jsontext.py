@@ -14,11 +14,13 @@ ends inside one of its strings cannot be a complete value. When too many candida
 fail (an element full of ``}, {`` inside strings) or the element is not an object, the
 slower stdlib ``raw_decode`` takes over for that element.
 """
+
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, BinaryIO, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -46,6 +48,8 @@ def line_problem(raw: bytes, msg: str, line: int | None, encoding: str) -> tuple
     where = f"line {line}: " if line else ""
     if "UTF-8" in msg:
         return "ingest_undecodable", where + undecodable_detail(encoding)
+    if "surrogate" in msg:  # a "\\ud800" escape: valid JSON syntax, but no Unicode text
+        return "ingest_undecodable", f"{where}lone surrogate escape ({msg})"
     nul = raw.find(b"\x00")
     if nul >= 0:
         return "ingest_invalid_json", f"{where}NUL byte at byte {nul + 1} of the record"
@@ -63,8 +67,11 @@ def iter_jsonl(stream: BinaryIO, encoding: str) -> Iterator[Item]:
         except decode_error as e:
             if raw.isspace():
                 continue
-            yield line, _bad_text(raw.rstrip(b"\r\n")), line_problem(raw, f"{e.msg} (column {e.colno})",
-                                                                       line, encoding)
+            yield (
+                line,
+                _bad_text(raw.rstrip(b"\r\n")),
+                line_problem(raw, f"{e.msg} (column {e.colno})", line, encoding),
+            )
             continue
         yield line, obj, None
 
@@ -89,7 +96,7 @@ class _Window:
             return False
         self.line_at(self.pos)
         data = self.stream.read(max(_CHUNK, len(self.buf) - self.pos))
-        self.buf = self.buf[self.pos:] + data
+        self.buf = self.buf[self.pos :] + data
         self._line_pos -= self.pos
         self.pos = 0
         self.eof = not data
@@ -126,18 +133,22 @@ def _next_object(win: _Window, encoding: str):
     is past the following "," when there is one.
     """
     buf, pos = win.buf, win.pos
-    view = memoryview(buf)
-    for tries, m in enumerate(_OBJ_END.finditer(buf, pos)):
+    search = _OBJ_END.search
+    m = search(buf, pos)
+    tries = 0
+    while m is not None:
         end = m.start() + 1
         try:
             # A good record needs no line number; past a "," the next value may start at once.
-            return None, orjson.loads(view[pos:end]), None, m.end() if buf[m.end() - 1] == _COMMA else end
+            return None, orjson.loads(buf[pos:end]), None, m.end() if buf[m.end() - 1] == _COMMA else end
         except orjson.JSONDecodeError as e:
             problem = _dirty(buf[pos:end], e.msg, win.line_at(pos), encoding)
             if problem:
                 return win.line_at(pos), _bad_text(buf[pos:end]), problem, end
-        if tries >= _MAX_TRIES:
+        tries += 1
+        if tries > _MAX_TRIES:
             return _next_value(win, encoding)
+        m = search(buf, end)
     if win.more():
         return _NEED_MORE
     return _next_value(win, encoding)
@@ -151,14 +162,14 @@ def _next_value(win: _Window, encoding: str):
     window = 1 << 16
     while True:
         buf, pos = win.buf, win.pos
-        text = buf[pos:pos + window].decode("utf-8", "surrogateescape")
-        problem = None
+        text = buf[pos : pos + window].decode("utf-8", "surrogateescape")
+        strict_msg = None
         try:
             obj, n = _STRICT.raw_decode(text)
         except json.JSONDecodeError as strict_error:
-            try:
+            try:  # a whole value spoiled only by raw control characters (NUL) parses leniently
                 obj, n = _LENIENT.raw_decode(text)
-                problem = line_problem(buf[pos:pos + window], strict_error.msg, win.line_at(pos), encoding)
+                strict_msg = strict_error.msg
             except json.JSONDecodeError as e:
                 cut = e.msg.startswith("Unterminated") or e.pos + 16 >= len(text)
                 if cut and pos + window < len(buf):
@@ -168,23 +179,60 @@ def _next_value(win: _Window, encoding: str):
                     return _NEED_MORE
                 start = win.line_at(pos)
                 if cut:
-                    return (f"truncated JSON: the record starting at line {start} is incomplete "
-                            f"(the file ends at line {start + text.count(chr(10))})")
+                    return (
+                        f"truncated JSON: the record starting at line {start} is incomplete "
+                        f"(the file ends at line {start + text.count(chr(10))})"
+                    )
                 return f"invalid JSON at line {start + text.count(chr(10), 0, e.pos)}: {e.msg}"
-        raw_text = text[:n]
-        end = pos + len(raw_text.encode("utf-8", "surrogateescape"))
-        if problem is None and _SURROGATE.search(raw_text):
-            problem = "ingest_undecodable", f"line {win.line_at(pos)}: {undecodable_detail(encoding)}"
-        if problem:
-            return win.line_at(pos), raw_text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), \
-                problem, end
-        return win.line_at(pos), obj, None, end
+        raw = text[:n].encode("utf-8", "surrogateescape")
+        end, line = pos + len(raw), win.line_at(pos)
+        if _SURROGATE.search(text, 0, n):
+            return (
+                line,
+                _bad_text(raw),
+                ("ingest_undecodable", f"line {line}: {undecodable_detail(encoding)}"),
+                end,
+            )
+        if strict_msg is not None:
+            return line, _bad_text(raw), line_problem(raw, strict_msg, line, encoding), end
+        return line, obj, None, end
+
+
+def _run_of_objects(win: _Window) -> Iterator[Item]:
+    """The hot loop: consecutive well-formed objects, each parsed by orjson at its first
+    candidate end. Stops (leaving ``win.pos`` at the element it could not take) on anything
+    else, which the general loop in :func:`_iter_array` then handles."""
+    buf, pos, size = win.buf, win.pos, len(win.buf)
+    ws, search, loads = _WS.match, _OBJ_END.search, orjson.loads
+    while True:
+        pos = ws(buf, pos).end()
+        if pos >= size or buf[pos] != _LBRACE:
+            break
+        m = search(buf, pos)
+        if m is None:
+            break
+        try:
+            obj = loads(buf[pos : m.start() + 1])
+        except orjson.JSONDecodeError:
+            break
+        after = m.end()
+        if buf[after - 1] != _COMMA:  # the closing "]": leave it for the general loop
+            win.pos = after - 1
+            yield None, obj, None
+            return
+        win.pos = pos = after
+        yield None, obj, None
+    win.pos = pos
 
 
 def _iter_array(win: _Window, encoding: str, err: ErrFn) -> Iterator[Item]:
     win.pos += 1  # the "["
     expect_value = True
     while True:
+        if expect_value:
+            # A run leaves the window after a "," or on the closing "]", so a value is still
+            # expected (or the array ends): the state below stays right.
+            yield from _run_of_objects(win)
         if not win.skip_ws():
             err(win.line_at(win.pos), "truncated JSON array: the file ends before the closing ']'")
             return
@@ -234,41 +282,40 @@ def _second_line(win: _Window) -> bool:
     return nl >= 0 and _WS.match(win.buf, nl).end() < len(win.buf)
 
 
-def _iter_object_file(win: _Window, encoding: str, reopen: Callable[[], BinaryIO],
-                      err: ErrFn) -> Iterator[Item]:
+def _iter_object_file(
+    win: _Window, encoding: str, reopen: Callable[[], BinaryIO], err: ErrFn
+) -> Iterator[Item]:
     """A file starting with ``{``: JSON Lines (however it is named), or one object."""
     while not _second_line(win) and win.more():
         pass
     nl = win.buf.find(b"\n", win.pos)
     try:
-        orjson.loads(win.buf[win.pos:nl if nl >= 0 else len(win.buf)])
+        orjson.loads(win.buf[win.pos : nl if nl >= 0 else len(win.buf)])
         lines = _second_line(win)
     except orjson.JSONDecodeError:
-        lines = False
-    if not lines:
-        start = win.line_at(win.pos)
-        rest = win.buf[win.pos:] + win.stream.read()
-        try:
-            obj = orjson.loads(rest)
-        except orjson.JSONDecodeError as e:
-            if _first_lines_parse(rest):
-                lines = True
-            else:
-                problem = line_problem(rest, e.msg, start + rest.count(b"\n", 0, e.pos), encoding)
-                err(start + rest.count(b"\n", 0, e.pos), f"not valid JSON: {problem[1]}")
-                return
-        if not lines:
-            # A {"data": [...]} wrapper holds the records; any other object is one record.
-            inner = next(iter(obj.values())) if len(obj) == 1 else None
-            if isinstance(inner, list) and inner and all(isinstance(x, dict) for x in inner):
-                for x in inner:
-                    yield None, x, None
-            else:
-                yield start, obj, None
-            return
-    win.stream.close()
-    with reopen() as stream:
-        yield from iter_jsonl(stream, encoding)
+        # Either one pretty-printed object, or JSON Lines whose first line is broken;
+        # the latter must never be read whole into memory.
+        lines = _first_lines_parse(win.buf[win.pos :])
+    if lines:
+        win.stream.close()
+        with reopen() as stream:
+            yield from iter_jsonl(stream, encoding)
+        return
+    start = win.line_at(win.pos)
+    rest = win.buf[win.pos :] + win.stream.read()
+    try:
+        obj = orjson.loads(rest)
+    except orjson.JSONDecodeError as e:
+        line = start + rest.count(b"\n", 0, e.pos)
+        err(line, f"not valid JSON: {line_problem(rest, e.msg, line, encoding)[1]}")
+        return
+    # A {"data": [...]} wrapper holds the records; any other object is one record.
+    inner = next(iter(obj.values())) if len(obj) == 1 else None
+    if isinstance(inner, list) and inner and all(isinstance(x, dict) for x in inner):
+        for x in inner:
+            yield None, x, None
+    else:
+        yield start, obj, None
 
 
 def iter_json(open_stream: Callable[[], BinaryIO], encoding: str, err: ErrFn) -> Iterator[Item]:
@@ -292,8 +339,10 @@ def iter_json(open_stream: Callable[[], BinaryIO], encoding: str, err: ErrFn) ->
         elif c == _LBRACE:
             yield from _iter_object_file(win, encoding, open_stream, err)
         else:
-            snippet = win.buf[win.pos:win.pos + 20].decode("utf-8", "replace")
-            err(win.line_at(win.pos), f"not JSON records: the file starts with {snippet!r} "
-                                      "(expected '[' or '{')")
+            snippet = win.buf[win.pos : win.pos + 20].decode("utf-8", "replace")
+            err(
+                win.line_at(win.pos),
+                f"not JSON records: the file starts with {snippet!r} (expected '[' or '{{')",
+            )
     finally:
         stream.close()

@@ -5,7 +5,7 @@ detected from the first records (or forced), and each raw record becomes either 
 canonical record or a reject with an ``ingest_*`` reason. Reasons:
 
 - ``ingest_invalid_json``: the raw text is not JSON (NUL bytes included: detail says so)
-- ``ingest_undecodable``: bytes that are not valid in the file's encoding
+- ``ingest_undecodable``: bytes not valid in the file's encoding, or a lone ``\\ud800`` escape
 - ``ingest_invalid_row``: a CSV row whose cell count differs from the header
 - ``ingest_wrong_type``: a non-string where text belongs, or a record that is not an object
 - ``ingest_missing_field``: no instruction / output (or the format's equivalent)
@@ -14,9 +14,10 @@ canonical record or a reject with an ``ingest_*`` reason. Reasons:
 
 File-level problems (empty, not JSON, truncated, unknown format, unreadable) become
 :class:`~pipeline.errors.InputError` entries in :attr:`FileReport.errors`; so does every
-``ingest_invalid_json`` / ``ingest_undecodable`` line. A file whose format is unknown
-yields no records at all: its records are not "read".
+``ingest_invalid_json`` / ``ingest_undecodable`` / ``ingest_invalid_row`` line. A file
+whose format is unknown yields no records at all: its records are not "read".
 """
+
 from __future__ import annotations
 
 import glob
@@ -24,10 +25,11 @@ import hashlib
 import json
 import os
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from pipeline.errors import InputError
 from pipeline.io.containers import EXTENSIONS, HF_PREFIX, is_dataset_dir, open_container
@@ -75,8 +77,7 @@ class Ingested:
 
 def _known_file(name: str) -> bool:
     low = name.lower()
-    if low.endswith(".gz"):
-        low = low[:-3]
+    low = low.removesuffix(".gz")
     return os.path.splitext(low)[1] in EXTENSIONS
 
 
@@ -110,8 +111,12 @@ def expand_inputs(paths: Iterable[str]) -> tuple[list[str], list[InputError]]:
             continue
         matches = sorted(glob.glob(p, recursive=True)) if glob.has_magic(p) else [p]
         if not matches or not any(os.path.exists(m) for m in matches):
-            errors.append(InputError(p, "no such file or directory" if not glob.has_magic(p)
-                                     else "no file matches this pattern"))
+            errors.append(
+                InputError(
+                    p,
+                    "no such file or directory" if not glob.has_magic(p) else "no file matches this pattern",
+                )
+            )
             continue
         for m in matches:
             items = _walk(Path(m)) if os.path.isdir(m) else iter([m])
@@ -135,8 +140,9 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def read_file(path: str, fmt: str | None = None,
-              field_map: dict | None = None) -> tuple[FileReport, Iterator[Ingested]]:
+def read_file(
+    path: str, fmt: str | None = None, field_map: dict | None = None
+) -> tuple[FileReport, Iterator[Ingested]]:
     """Open one input and stream its raw records as :class:`Ingested` items.
 
     Args:
@@ -172,9 +178,11 @@ def read_file(path: str, fmt: str | None = None,
 def _unknown_format(samples: list[dict]) -> str:
     keys = sorted({str(k) for s in samples for k in s})
     shown = ", ".join(keys[:20]) + (", ..." if len(keys) > 20 else "")
-    return (f"unknown format: no known format matches the keys seen ({shown}); "
-            f"pass --format NAME (one of {', '.join(FORMAT_NAMES)}) or a field_map such as "
-            "{\"instruction\": \"prompt\", \"output\": \"completion\"}")
+    return (
+        f"unknown format: no known format matches the keys seen ({shown}); "
+        f"pass --format NAME (one of {', '.join(FORMAT_NAMES)}) or a field_map such as "
+        '{"instruction": "prompt", "output": "completion"}'
+    )
 
 
 def _ingest(report: FileReport, items: Iterator, fmt: str | None, field_map: dict) -> Iterator[Ingested]:
@@ -218,7 +226,9 @@ def _convert(report: FileReport, items: Iterable, mapper, field_map: dict) -> It
             yield Ingested(index, None, problem[0], problem[1], obj)
             continue
         if not isinstance(obj, dict):
-            yield Ingested(index, None, "ingest_wrong_type", f"record is {type_name(obj)}, expected object", obj)
+            yield Ingested(
+                index, None, "ingest_wrong_type", f"record is {type_name(obj)}, expected object", obj
+            )
             continue
         d = apply_field_map(obj, field_map) if field_map else obj
         try:
@@ -229,33 +239,60 @@ def _convert(report: FileReport, items: Iterable, mapper, field_map: dict) -> It
             if mapper is None:
                 raise Reject("ingest_wrong_type", "no record format could be detected for this file")
             system, instruction, inp, output, history, meta = mapper(d)
-            rec = _record(system, instruction, inp, output, history, meta,
-                          {"file": source_file, "index": index, "format": fmt_name})
+            rec = _record(
+                system,
+                instruction,
+                inp,
+                output,
+                history,
+                meta,
+                {"file": source_file, "index": index, "format": fmt_name},
+            )
         except Reject as r:
             yield Ingested(index, None, r.reason, r.detail, obj)
             continue
-        except UnicodeEncodeError as e:  # a lone surrogate escape ("\\ud800") that the stdlib parser let through
-            # The raw record goes to the rejects file as escaped JSON text: it cannot be UTF-8 encoded.
-            yield Ingested(index, None, "ingest_undecodable", f"text holds a lone surrogate: {e.reason}",
-                           json.dumps(obj))
+        except (
+            UnicodeEncodeError
+        ) as e:  # a lone surrogate escape ("\\ud800") that the stdlib parser let through
+            # Reported like undecodable bytes; the raw record goes to the rejects file as escaped
+            # JSON text, because it cannot be UTF-8 encoded.
+            detail = f"{f'line {line}: ' if line else ''}lone surrogate escape ({e.reason})"
+            report.error(line, detail)
+            yield Ingested(index, None, "ingest_undecodable", detail, json.dumps(obj))
             continue
         except Exception as e:  # noqa: BLE001 - a shape no mapper foresaw must not end the run
-            yield Ingested(index, None, "ingest_wrong_type", f"unexpected record shape: {type(e).__name__}: {e}",
-                           obj)
+            yield Ingested(
+                index, None, "ingest_wrong_type", f"unexpected record shape: {type(e).__name__}: {e}", obj
+            )
             continue
         yield Ingested(index, rec)
 
 
-def _record(system: str, instruction: str, inp: str, output: str, history: list, meta: dict,
-            source: dict) -> dict:
+def _record(
+    system: str, instruction: str, inp: str, output: str, history: list, meta: dict, source: dict
+) -> dict:
     """``new_record(...)`` for the hot path: the same dict, built without its generic checks.
 
     tests/io check that both give identical records, so the two cannot drift apart.
     """
     rec = {
-        "id": "", "system": system, "instruction": instruction, "input": inp, "output": output,
-        "history": history, "source": source, "origin": "raw", "lang": "", "task": "", "domain": "",
-        "complexity": "", "cluster": "", "response_type": "", "flags": [], "scores": {}, "meta": meta,
+        "id": "",
+        "system": system,
+        "instruction": instruction,
+        "input": inp,
+        "output": output,
+        "history": history,
+        "source": source,
+        "origin": "raw",
+        "lang": "",
+        "task": "",
+        "domain": "",
+        "complexity": "",
+        "cluster": "",
+        "response_type": "",
+        "flags": [],
+        "scores": {},
+        "meta": meta,
     }
     rec["id"] = record_id(rec)
     return rec

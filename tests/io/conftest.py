@@ -1,4 +1,5 @@
 """Fixtures for the reader tests: every file is written here, in tmp_path, at run time."""
+
 from __future__ import annotations
 
 import gzip
@@ -20,7 +21,7 @@ def write(tmp_path: Path):
     def _write(name: str, content: Any, encoding: str = "utf-8") -> Path:
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        base = name[:-3] if name.endswith(".gz") else name
+        base = name.removesuffix(".gz")
         if isinstance(content, bytes):
             data = content
         elif isinstance(content, str):

@@ -1,4 +1,5 @@
 """Helpers shared by the reader tests (imported by name; pytest puts this folder on sys.path)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,11 @@ from pipeline.io.readers import FileReport, Ingested, read_file
 
 ALPACA = [
     {"instruction": "Name a primary color.", "input": "", "output": "Red."},
-    {"instruction": "把这句话翻译成英文。", "input": "今天天气很好。", "output": "The weather is nice today."},
+    {
+        "instruction": "把这句话翻译成英文。",
+        "input": "今天天气很好。",
+        "output": "The weather is nice today.",
+    },
     {"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"},
 ]
 

@@ -1,4 +1,5 @@
 """Bad input gets a clear answer: a reject with a reason, or a file error naming the line."""
+
 from __future__ import annotations
 
 import json
@@ -65,9 +66,12 @@ def test_nul_bytes(write):
     report, items = read_all(write("nul.jsonl", body))
     assert reasons(items) == [None, "ingest_invalid_json"]
     assert items[1].detail == "line 2: NUL byte at byte 19 of the record"
-    array = b'[{"instruction": "a", "output": "b"},\n {"instruction": "a\x00", "output": "c"},\n' \
-            b' {"instruction": "d", "output": "e"}]'
-    report, items = read_all(write("nul.json", array))
+    assert [e.line for e in report.errors] == [2]
+    array = (
+        b'[{"instruction": "a", "output": "b"},\n {"instruction": "a\x00", "output": "c"},\n'
+        b' {"instruction": "d", "output": "e"}]'
+    )
+    _report, items = read_all(write("nul.json", array))
     assert reasons(items) == [None, "ingest_invalid_json", None]
     assert items[1].detail.startswith("line 2: NUL byte")
 
@@ -77,8 +81,9 @@ def test_ten_megabyte_field(write, name):
     big = "长" * 3_000_000 + "x" * 1_000_000  # 10 MB of UTF-8
     recs = [ALPACA[0], {"instruction": "Summarise.", "input": big, "output": "ok"}, ALPACA[2]]
     if name.endswith(".csv"):
-        content = "instruction,input,output\n" + "".join(f"{r['instruction']},{r['input']},{r['output']}\n"
-                                                         for r in recs)
+        content = "instruction,input,output\n" + "".join(
+            f"{r['instruction']},{r['input']},{r['output']}\n" for r in recs
+        )
     else:
         content = recs
     report, items = read_all(write(name, content))
@@ -97,7 +102,7 @@ def test_wrong_types(write):
         {"instruction": "a", "output": "b", "history": "not a list"},
         {"instruction": "a", "output": "b", "history": [["only one"]]},
     ]
-    report, items = read_all(write("types.jsonl", recs))
+    _report, items = read_all(write("types.jsonl", recs))
     assert [(g.reason, g.detail) for g in items] == [
         ("ingest_wrong_type", "field 'output' is int, expected string"),
         ("ingest_wrong_type", "field 'instruction' is list, expected string"),
@@ -123,10 +128,16 @@ def test_missing_fields(write):
     ]
 
 
-@pytest.mark.parametrize("name,content", [
-    ("empty.json", b""), ("empty.jsonl", b"\n\n  \n"), ("empty.csv", b""), ("bom.json", b"\xef\xbb\xbf  "),
-    ("empty.json.gz", b""),
-])
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("empty.json", b""),
+        ("empty.jsonl", b"\n\n  \n"),
+        ("empty.csv", b""),
+        ("bom.json", b"\xef\xbb\xbf  "),
+        ("empty.json.gz", b""),
+    ],
+)
 def test_empty_file(write, name, content):
     report, items = read_all(write(name, content))
     assert items == []
@@ -150,7 +161,9 @@ def test_unknown_format_names_the_keys(write):
     report, items = read_all(write("mt.jsonl", recs))
     assert items == [] and report.format == ""
     msg = report.errors[0].message
-    assert msg.startswith("unknown format: no known format matches the keys seen (category, question_id, turns)")
+    assert msg.startswith(
+        "unknown format: no known format matches the keys seen (category, question_id, turns)"
+    )
     assert "--format" in msg and "field_map" in msg
 
 
@@ -194,3 +207,35 @@ def test_file_errors_are_capped(write):
     assert len(items) == MAX_ERRORS + 31
     assert len(report.errors) == MAX_ERRORS + 1
     assert report.errors[-1].message == "30 more errors not listed"
+
+
+def test_bad_bytes_in_elements_the_fast_path_does_not_take(write):
+    # Non-object elements go through the stdlib decoder: NUL and bad bytes are still rejects.
+    body = (
+        b'[{"instruction": "a", "output": "b"},\n"nul\x00here",\n"bad \xff byte",\n'
+        b'{"instruction": "c", "output": "d"}]'
+    )
+    report, items = read_all(write("mixed.json", body))
+    assert [(g.reason, g.detail) for g in items] == [
+        (None, ""),
+        ("ingest_invalid_json", "line 2: NUL byte at byte 5 of the record"),
+        ("ingest_undecodable", "line 3: undecodable bytes (not valid utf-8)"),
+        (None, ""),
+    ]
+    assert [e.line for e in report.errors] == [2, 3]
+
+
+@pytest.mark.parametrize("fake_ends", [0, 100])
+def test_lone_surrogate_escape_is_undecodable_on_both_paths(write, fake_ends):
+    # 100 fake "}, {" boundaries push the element onto the stdlib path, which accepts "\ud800".
+    recs = (
+        '[{"instruction": "'
+        + "}, {" * fake_ends
+        + '\\ud800", "output": "x"}, {"instruction": "a", "output": "b"}]'
+    )
+    report, items = read_all(write("sur.json", recs))
+    assert reasons(items) == ["ingest_undecodable", None]
+    assert len(report.errors) == 1 and report.errors[0].line == 1
+    assert "lone surrogate escape" in items[0].detail
+    json.dumps(items[0].raw)  # the raw record can be written to the rejects file
+    items[0].raw.encode("utf-8")

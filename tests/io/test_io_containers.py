@@ -1,4 +1,5 @@
 """Containers: JSON array / object / JSON Lines, CSV, TSV, Parquet, gzip, save_to_disk, hub."""
+
 from __future__ import annotations
 
 import json
@@ -33,37 +34,39 @@ def test_json_lines_content_in_a_json_file(write):
 
 
 def test_compact_array_on_one_line(write):
-    report, items = read_all(write("a.json", json.dumps(ALPACA)))
+    _report, items = read_all(write("a.json", json.dumps(ALPACA)))
     assert _texts(items) == EXPECTED
 
 
 def test_single_object_is_one_record(write):
-    report, items = read_all(write("one.json", ALPACA[1]))
+    _report, items = read_all(write("one.json", ALPACA[1]))
     assert _texts(items) == EXPECTED[1:2]
 
 
 def test_data_wrapper_object_holds_the_records(write):
-    report, items = read_all(write("wrapped.json", {"data": ALPACA}))
+    _report, items = read_all(write("wrapped.json", {"data": ALPACA}))
     assert _texts(items) == EXPECTED
 
 
 def test_array_whose_strings_contain_object_boundaries(write):
     # "}, {" inside strings must not split records (the fast splitter verifies with a parser).
-    tricky = [{"instruction": 'Fix: [{"a": 1}, {"b": 2}]', "output": '}, {"x": "]"}, {'},
-              {"instruction": "next", "output": "}]"}]
-    report, items = read_all(write("tricky.json", json.dumps(tricky)))
+    tricky = [
+        {"instruction": 'Fix: [{"a": 1}, {"b": 2}]', "output": '}, {"x": "]"}, {'},
+        {"instruction": "next", "output": "}]"},
+    ]
+    _report, items = read_all(write("tricky.json", json.dumps(tricky)))
     assert [r["output"] for r in good(items)] == ['}, {"x": "]"}, {', "}]"]
 
 
 def test_array_with_many_fake_boundaries_in_one_record(write):
     # More candidate ends than the fast path tries: the stdlib fallback takes over.
     recs = [{"instruction": "}, {" * 200, "output": "ok"}, {"instruction": "b", "output": "c"}]
-    report, items = read_all(write("fake.json", json.dumps(recs)))
+    _report, items = read_all(write("fake.json", json.dumps(recs)))
     assert [r["instruction"] for r in good(items)] == ["}, {" * 200, "b"]
 
 
 def test_array_elements_that_are_not_objects_are_rejected(write):
-    report, items = read_all(write("mixed.json", json.dumps([ALPACA[0], "text", [1, 2], ALPACA[2]])))
+    _report, items = read_all(write("mixed.json", json.dumps([ALPACA[0], "text", [1, 2], ALPACA[2]])))
     assert reasons(items) == [None, "ingest_wrong_type", "ingest_wrong_type", None]
     assert items[1].detail == "record is str, expected object"
 
@@ -76,18 +79,17 @@ def test_empty_array_is_not_an_error(write):
 @pytest.mark.parametrize("name,delim", [("a.csv", ","), ("a.tsv", "\t"), ("a.csv.gz", ",")])
 def test_csv_and_tsv(write, name, delim):
     lines = [delim.join(["instruction", "input", "output"])]
-    lines += [delim.join(['"' + v.replace('"', '""') + '"' for v in (r["instruction"], r["input"], r["output"])])
-              for r in ALPACA]
+    lines += [
+        delim.join(['"' + v.replace('"', '""') + '"' for v in (r["instruction"], r["input"], r["output"])])
+        for r in ALPACA
+    ]
     report, items = read_all(write(name, "\r\n".join(lines) + "\r\n"))
     assert _texts(items) == EXPECTED
     assert report.format == "alpaca"
 
 
 def test_csv_multiline_cell_list_column_and_bad_row(write):
-    text = ('instruction,output,history\n'
-            '"Line one\nline two",answer,"[[""q"", ""a""]]"\n'
-            'short row\n'
-            'x,y,\n')
+    text = 'instruction,output,history\n"Line one\nline two",answer,"[[""q"", ""a""]]"\nshort row\nx,y,\n'
     report, items = read_all(write("m.csv", text))
     assert reasons(items) == [None, "ingest_invalid_row", None]
     first = items[0].record
@@ -108,7 +110,7 @@ def test_parquet(write, tmp_path):
 def test_parquet_wrong_column_type_is_a_record_reject(tmp_path):
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({"instruction": ["a", "b"], "output": [1, 2]}), path)
-    report, items = read_all(path)
+    _report, items = read_all(path)
     assert reasons(items) == ["ingest_wrong_type"] * 2
     assert items[0].detail == "field 'output' is int, expected string"
 
@@ -148,7 +150,7 @@ def test_hub_dataset_offline_is_an_input_error(monkeypatch):
 def test_unknown_extension_is_sniffed(write):
     assert container_of(str(write("data.txt", json.dumps(ALPACA)))) == "json"
     assert container_of(str(write("data.dat", "instruction\toutput\na\tb\n"))) == "tsv"
-    report, items = read_all(write("data.txt", json.dumps(ALPACA)))
+    _report, items = read_all(write("data.txt", json.dumps(ALPACA)))
     assert _texts(items) == EXPECTED
 
 
@@ -156,7 +158,7 @@ def test_gzip_detected_by_content_not_name(write):
     import gzip
 
     path = write("sneaky.jsonl", gzip.compress(json.dumps(ALPACA[0]).encode()))
-    report, items = read_all(path)
+    _report, items = read_all(path)
     assert _texts(items) == EXPECTED[:1]
 
 
@@ -169,3 +171,20 @@ def test_truncated_gzip_keeps_records_before_the_break(write, tmp_path):
     report, items = read_all(path)
     assert 0 < len(items) < 9000 and all(g.record for g in items)
     assert "truncated compressed stream" in report.errors[-1].message
+
+
+def test_jsonl_named_file_holding_an_array(write):
+    report, items = read_all(write("array.jsonl", json.dumps(ALPACA, indent=2)))
+    assert _texts(items) == EXPECTED and report.errors == []
+
+
+def test_json_lines_in_json_file_with_a_broken_first_line(write):
+    text = '{"instruction": "x", "output": \n' + "".join(json.dumps(r) + "\n" for r in ALPACA)
+    report, items = read_all(write("lines.json", text))
+    assert reasons(items) == ["ingest_invalid_json", None, None, None]
+    assert report.errors[0].line == 1
+
+
+def test_one_line_wrapper_object(write):
+    _report, items = read_all(write("wrap.json", json.dumps({"data": ALPACA})))
+    assert _texts(items) == EXPECTED

@@ -1,4 +1,5 @@
 """Encodings: detected, reported, decoded; undecodable bytes name their line."""
+
 from __future__ import annotations
 
 import codecs
@@ -10,22 +11,27 @@ from io_helpers import ALPACA, good, read_all, reasons
 from pipeline.io import encoding as enc_mod
 from pipeline.io.encoding import detect
 
-ZH = [{"instruction": "写一首关于春天的诗。", "input": "", "output": "春风又绿江南岸，明月何时照我还。"},
-      {"instruction": "“全角标点”需要保留吗？", "input": "", "output": "需要：全角标点有意义。"}]
+ZH = [
+    {"instruction": "写一首关于春天的诗。", "input": "", "output": "春风又绿江南岸，明月何时照我还。"},
+    {"instruction": "“全角标点”需要保留吗？", "input": "", "output": "需要：全角标点有意义。"},
+]
 
 
 def _jsonl(records) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
-@pytest.mark.parametrize("codec,bom,reported", [
-    ("utf-8", b"", "utf-8"),
-    ("utf-8", codecs.BOM_UTF8, "utf-8-sig"),
-    ("utf-16-le", codecs.BOM_UTF16_LE, "utf-16"),
-    ("utf-16-be", codecs.BOM_UTF16_BE, "utf-16"),
-    ("gbk", b"", "gb18030"),
-    ("gb18030", b"", "gb18030"),
-])
+@pytest.mark.parametrize(
+    "codec,bom,reported",
+    [
+        ("utf-8", b"", "utf-8"),
+        ("utf-8", codecs.BOM_UTF8, "utf-8-sig"),
+        ("utf-16-le", codecs.BOM_UTF16_LE, "utf-16"),
+        ("utf-16-be", codecs.BOM_UTF16_BE, "utf-16"),
+        ("gbk", b"", "gb18030"),
+        ("gb18030", b"", "gb18030"),
+    ],
+)
 @pytest.mark.parametrize("name", ["zh.jsonl", "zh.json", "zh.csv"])
 def test_encodings_are_detected_and_decoded(write, codec, bom, reported, name):
     if name.endswith(".csv"):
@@ -36,7 +42,9 @@ def test_encodings_are_detected_and_decoded(write, codec, bom, reported, name):
         text = json.dumps(ZH, ensure_ascii=False, indent=1)
     report, items = read_all(write(name, bom + text.encode(codec)))
     assert report.encoding == reported
-    assert [(r["instruction"], r["output"]) for r in good(items)] == [(r["instruction"], r["output"]) for r in ZH]
+    assert [(r["instruction"], r["output"]) for r in good(items)] == [
+        (r["instruction"], r["output"]) for r in ZH
+    ]
     assert report.errors == []
 
 
@@ -46,7 +54,7 @@ def test_utf16_without_bom_is_recognised(write):
 
 
 def test_detect_does_not_mistake_a_cut_character_for_bad_utf8():
-    data = "春".encode("utf-8") * 10
+    data = "春".encode() * 10
     assert detect(data[:-1], complete=False) == "utf-8"
     assert detect("春天".encode("gbk"), complete=True) == "gb18030"
 
@@ -64,7 +72,9 @@ def test_undecodable_bytes_in_gbk_file_name_the_line(write):
     assert report.encoding == "gb18030"
     assert reasons(items) == [None, None, "ingest_undecodable", None]
     assert items[2].detail == "line 3: undecodable bytes (not valid gb18030)"
-    assert [(e.line, e.message) for e in report.errors] == [(3, "line 3: undecodable bytes (not valid gb18030)")]
+    assert [(e.line, e.message) for e in report.errors] == [
+        (3, "line 3: undecodable bytes (not valid gb18030)")
+    ]
 
 
 def test_invalid_utf8_after_the_sniff_window_names_the_line(write, monkeypatch):

@@ -2,6 +2,7 @@
 
 Record counts come from ../shared/data/SOURCES.md.
 """
+
 from __future__ import annotations
 
 from collections import Counter
