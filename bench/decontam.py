@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.config import stage_rules  # noqa: E402
-from pipeline.decontam.index import NgramIndex  # noqa: E402
-from pipeline.decontam.text import prefix_pattern  # noqa: E402
+from pipeline.config import stage_rules
+from pipeline.decontam.index import NgramIndex
+from pipeline.decontam.text import prefix_pattern
 
 ALPACA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "alpaca_raw_en"
 
@@ -133,7 +133,7 @@ def main() -> None:
     brute_rps, brute_cpu_rps = a.brute_sample / brute_s, a.brute_sample / brute_cpu
     out = {
         "source": src, "records": a.records, "eval_items": a.eval_items, "views_indexed": indexed,
-        "index_build_s": round(build_s, 2), "index_postings": int(len(index.keys)),
+        "index_build_s": round(build_s, 2), "index_postings": len(index.keys),
         "index_array_mb": round(index.nbytes() / 2**20, 1), "index_rss_delta_mb": round(rss_delta / 2**20, 1),
         "index_records_per_s": round(idx_rps), "index_records_per_cpu_s": round(idx_cpu_rps),
         "index_total_s": round(index_s, 1),

@@ -20,9 +20,10 @@ import csv
 import gzip
 import io
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from pipeline.errors import ConfigError
 
@@ -55,8 +56,7 @@ def eval_files(path: str | Path) -> list[tuple[str, Path]]:
 
 def _kind(f: Path) -> str | None:
     name = f.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
+    name = name.removesuffix(".gz")
     for s in SUFFIXES:
         if name.endswith(s):
             return s

@@ -21,13 +21,12 @@ grams is not matchable.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from pipeline.decontam.text import UnitHasher, gram_hashes, is_cjk_units, units
-
 
 _LABELS = frozenset("abcdefgh")
 

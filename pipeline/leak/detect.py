@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from pipeline.decontam.text import gram_set, is_cjk_units, units
 from pipeline.leak.intent import Intent
 from pipeline.leak.keys import KeyFinder, Span
 
 # An option start: "A.", "(B)", "C、", "D：" preceded by a line start, space or bracket.
-_OPTION = re.compile(r"(?:^|(?<=[\s(（:：?？。，,；;!！]))[\(（]?([A-H])\s*[.．、:：\)）]\s*", re.M)
+_OPTION = re.compile(r"(?:^|(?<=[\s(（:：?？。，,；;!！]))[\(（]?([A-H])\s*[.．、:：\)）]\s*", re.MULTILINE)
 
 
 @dataclass
@@ -129,7 +130,7 @@ def _stated_letter(kf: KeyFinder, span: Span) -> bool:
 
 def _strip_marks(body: str, marks: Sequence[str]) -> str:
     for mk in marks:
-        body = re.sub(re.escape(mk), " ", body, flags=re.I)
+        body = re.sub(re.escape(mk), " ", body, flags=re.IGNORECASE)
     return body
 
 

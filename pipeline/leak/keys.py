@@ -15,8 +15,9 @@ Matching rules, chosen so that ordinary prompts do not match:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from pipeline.decontam.text import has_cjk, normalize, units
 
@@ -46,7 +47,7 @@ class Span:
 
 
 def _alt_re(words: list[str]) -> re.Pattern:
-    return re.compile("|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)), re.I)
+    return re.compile("|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)), re.IGNORECASE)
 
 
 class KeyFinder:
@@ -61,12 +62,12 @@ class KeyFinder:
         # English markers need a word boundary on the left ("answer:" but not "reanswer:").
         self.marker_re = re.compile(
             rf"(?:(?<![A-Za-z])(?P<c>{_alt_re(colon).pattern})\s*[:：]|(?<![A-Za-z])(?P<p>{_alt_re(phrase).pattern}))"
-            rf"[ \t]*(?P<span>[^\n]{{1,{self.span_max}}})", re.I)
+            rf"[ \t]*(?P<span>[^\n]{{1,{self.span_max}}})", re.IGNORECASE)
         self.alternatives = {w.casefold() for w in rules.get("alternative_words") or []}
         out_markers = rules.get("output_answer_markers") or []
-        self.out_num_re = re.compile(rf"(?:{_alt_re(out_markers).pattern})[^\d\n-]{{0,20}}({_NUM})", re.I)
+        self.out_num_re = re.compile(rf"(?:{_alt_re(out_markers).pattern})[^\d\n-]{{0,20}}({_NUM})", re.IGNORECASE)
         self.out_letter_re = re.compile(
-            rf"(?:{_alt_re(out_markers).pattern}|option|choice|选)\s*[\(（]?([A-H])(?![A-Za-z])", re.I)
+            rf"(?:{_alt_re(out_markers).pattern}|option|choice|选)\s*[\(（]?([A-H])(?![A-Za-z])", re.IGNORECASE)
 
     # -- outputs --------------------------------------------------------------
     def is_short(self, us: list[str], text: str) -> bool:

@@ -12,7 +12,8 @@ Reasons are ``leak_<case>``; the detail names the prompt part and the matched sp
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pipeline.decontam.text import is_cjk_units, units
 from pipeline.leak import detect
@@ -47,7 +48,7 @@ class Leak(Stage):
             v = rules.get(k, 1)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 probs.append(f"{k}: must be a positive integer, got {v!r}")
-        known = set((rules.get("intents") or {}))
+        known = set(rules.get("intents") or {})
         for k in ("legit_overlap", "giveaway_checked"):
             for label in rules.get(k) or []:
                 if label not in known:

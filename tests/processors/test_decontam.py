@@ -61,7 +61,7 @@ def test_loader_reads_every_format(eval_dir):
     assert names == {"evals/math.jsonl", "evals/short.json.gz", "evals/history.csv", "evals/mt.parquet"}
     cm = [i for i in items if i.name.endswith("history.csv")]
     assert cm[0].views == (ZH_Q, f"{ZH_Q} 小篆 隶书 楷书 草书")
-    mt = [i for i in items if i.name.endswith("mt.parquet")][0]
+    mt = next(i for i in items if i.name.endswith("mt.parquet"))
     assert mt.views == tuple(MT_Q)
 
 
