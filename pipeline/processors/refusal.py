@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from pipeline.processor import Stage, iter_rows, judge
 from pipeline.record import Batch, Verdict, prompt_text
@@ -200,9 +200,9 @@ class Refusal(Stage):
         probs = C.problems(rules)
         ratio = rules.get("ratio") or {}
         t, c = ratio.get("target", 0.03), ratio.get("safety_contrast", 0.0)
-        if isinstance(t, (int, float)) and isinstance(c, (int, float)):
-            if t < 0 or c < 0 or t + c >= 1:
-                probs.append(f"ratio: target ({t}) and safety_contrast ({c}) must be >= 0 and sum to < 1")
+        numeric = isinstance(t, (int, float)) and isinstance(c, (int, float))
+        if numeric and (t < 0 or c < 0 or t + c >= 1):
+            probs.append(f"ratio: target ({t}) and safety_contrast ({c}) must be >= 0 and sum to < 1")
         for k in ratio.get("kinds") or {}:
             if k not in ("out_of_bounds", "ambiguous", "false_premise"):
                 probs.append(f"ratio.kinds.{k}: unknown kind; kinds: out_of_bounds, ambiguous, false_premise")

@@ -8,7 +8,7 @@ never match English text anyway, so there is no reason to pick a list first.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 #: Curly quotes and apostrophes folded before matching, so cue lists need only "'".
 _FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})

@@ -15,8 +15,9 @@ Scores are in [0, 1]: a cue scores 1.0 and each penalty multiplies it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from pipeline.refusal.cues import compile_all, fold, search
 
@@ -112,7 +113,7 @@ class Detector:
         cla = search(self.cues.get("clarification"), head)
         cs = 0.0
         if cla:
-            cs = 1.0 if _QUESTION.search(text) or re.search(r"\bplease\b|请", head, re.I) else 0.6
+            cs = 1.0 if _QUESTION.search(text) or re.search(r"\bplease\b|请", head, re.IGNORECASE) else 0.6
             if n > self._c("clarification_max", lang, 120):
                 cs *= penalty
 

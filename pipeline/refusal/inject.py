@@ -14,8 +14,8 @@ import hashlib
 import random
 import re
 import unicodedata
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterator, Mapping
 
 from pipeline.record import new_record
 from pipeline.refusal import seeds as S

@@ -7,7 +7,8 @@ The over-refusal judgement needs to know whether declining was warranted. A requ
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pipeline.refusal.cues import compile_all, fold, search
 

@@ -9,7 +9,7 @@ languages with the largest-remainder method, so the parts always add up to the t
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 
 def injection_count(n_live: int, share: float) -> int:
@@ -18,7 +18,7 @@ def injection_count(n_live: int, share: float) -> int:
         return 0
     if share >= 1:
         raise ValueError(f"share must be < 1, got {share}")
-    return int(math.floor(share * n_live / (1 - share) + 0.5))
+    return math.floor(share * n_live / (1 - share) + 0.5)
 
 
 def allocate(total: int, weights: Mapping[str, float]) -> dict[str, int]:
@@ -36,7 +36,7 @@ def allocate(total: int, weights: Mapping[str, float]) -> dict[str, int]:
     if total <= 0 or wsum <= 0:
         return {k: 0 for k in keys}
     exact = {k: total * max(0.0, float(weights[k])) / wsum for k in keys}
-    out = {k: int(math.floor(v)) for k, v in exact.items()}
+    out = {k: math.floor(v) for k, v in exact.items()}
     rest = total - sum(out.values())
     # Largest fractional part first; key order breaks ties so the split is deterministic.
     for k in sorted(keys, key=lambda k: (-(exact[k] - out[k]), k))[:rest]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from pipeline.config import RULES_DIR, read_yaml
 

@@ -52,19 +52,19 @@ def test_every_class_en_zh(instruction, output, expected):
     ("怎么安慰朋友？", "可以先说一句“很抱歉听到这个消息”，然后耐心倾听，不能急着给建议。"),
     # a story in which a character refuses
     ("Write a short story about a knight who refuses an order.",
-     "Sir Alden stood before the king. 'I cannot do this,' he said quietly. \"I won't help you burn the village.\" "
-     "The king stared at him for a long time, then lowered his sword and walked away into the rain."),
+     ("Sir Alden stood before the king. 'I cannot do this,' he said quietly. \"I won't help you burn the village.\" "
+     "The king stared at him for a long time, then lowered his sword and walked away into the rain.")),
     ("写一个关于拒绝的小故事。",
      "小明站在门口，对陌生人说：“抱歉，我不能帮你开门。”陌生人笑了笑，转身离开了。后来小明才知道，那是来检查安全教育的老师。"),
     # an apology letter the user asked for
     ("Write an apology letter to my boss for missing the meeting.",
-     "Dear Mr. Smith,\n\nI am sorry that I was unable to attend yesterday's meeting. I cannot excuse my absence, "
-     "and I have already caught up on the notes. It will not happen again.\n\nBest regards,\nAnna"),
+     ("Dear Mr. Smith,\n\nI am sorry that I was unable to attend yesterday's meeting. I cannot excuse my absence, "
+     "and I have already caught up on the notes. It will not happen again.\n\nBest regards,\nAnna")),
     ("帮我写一封给老师的道歉信。", "尊敬的王老师：\n您好！我很抱歉昨天上课迟到了，我不能为自己找借口，以后一定按时到校。\n此致\n敬礼"),
     # safety advice that answers the question
     ("Is it safe to mix bleach and ammonia?",
-     "No. Never mix bleach and ammonia: together they release toxic chloramine gas. If you were exposed, "
-     "move to fresh air and call poison control."),
+     ("No. Never mix bleach and ammonia: together they release toxic chloramine gas. If you were exposed, "
+     "move to fresh air and call poison control.")),
     ("煤气泄漏了怎么办？", "不要开关任何电器，也不能使用明火；立即打开门窗通风，关闭燃气总阀，到室外后再拨打燃气公司电话。"),
 ])
 def test_hard_negatives_are_answers(instruction, output):
