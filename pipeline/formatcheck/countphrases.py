@@ -29,6 +29,11 @@ _OPS = {"at least": "min", "a minimum of": "min", "minimum of": "min", "no less 
 _EN_OP = r"(?:at\s+least|exactly|only|just|no\s+more\s+than|not\s+more\s+than|up\s+to|at\s+most|a\s+maximum\s+of|a\s+minimum\s+of)"
 
 
+# "the longest word in a sentence": the sentence is the data, not the answer's length.
+_DATA_NOUNS = {"word", "letter", "vowel", "noun", "verb", "adjective", "adverb", "error", "mistake", "character",
+               "punctuation", "phrase", "occurrence", "count", "frequency", "pronoun", "subject", "object", "token"}
+
+
 def _op(text: str | None, default: str = "eq") -> str:
     return _OPS.get(" ".join((text or "").lower().split()), default) if text else default
 
@@ -56,19 +61,21 @@ class CountPhrases:
             rf"\b(?:list|set|collection|series|total)\s+of\s+(?:(?P<op>{_EN_OP})\s+)?(?P<num>{_NUM})\b(?![-–%])"
             rf"(?:\s*(?:-|–|to|or)\s*(?P<num2>{_NUM})\b)?"
             rf"(?:\s+(?P<noun>[A-Za-z][\w'-]*))?", I)
-        self._en_what = re.compile(rf"\bwhat\s+are\s+(?:some\s+|the\s+)?(?P<num>{_NUM})\b(?![-–%])\s+(?P<noun>[A-Za-z][\w'-]*)", I)
+        self._en_what = re.compile(rf"\bwhat\s+are\s+(?:some\s+|the\s+)?(?:top\s+)?(?P<num>{_NUM})\b(?![-–%])\s+(?P<noun>[A-Za-z][\w'-]*)", I)
         self._en_lead = re.compile(rf"^\s*(?P<num>{_NUM})\s+(?:\w+\s+)?(?P<noun>{nouns})\b", I)
         self._en_in_points = re.compile(
             rf"\b(?:in|into|with|using)\s+(?P<num>{_NUM})\s+(?:\w+\s+)?(?:bullet\s*points|bullets|points|items)\b", I)
         zverbs, cls = _alt(lex.get("zh_list_verbs") or ["列出"]), _alt(lex.get("zh_classifiers") or ["个"])
         self._zh_verb = re.compile(
-            rf"(?:{zverbs})(?P<gap>[^，。？！；：,.?!;:\n\d０-９{ZH_NUMERAL_CHARS}]{{0,4}}|一(?:个|份|张|组|系列)[^，。？！；\n]{{0,14}}的)"
+            rf"(?<![序系排队并罗陈选检推创壮科])(?:{zverbs})(?P<gap>[^，。？！；：,.?!;:\n\d０-９{ZH_NUMERAL_CHARS}]{{0,4}}|一(?:个|份|张|组|系列)[^，。？！；\n]{{0,14}}的)"
             rf"(?<!第)(?P<num>{_ZNUM})(?P<cls>{cls})(?P<tail>.{{0,3}})")
         self._zh_noun = re.compile(
             rf"(?<![第前\d{ZH_NUMERAL_CHARS}])(?P<num>{_ZNUM})(?:个|种|条|点|项|大)(?:主要的?|重要的?|关键的?|具体的?|不同的?)?"
             rf"(?:{_alt(lex.get('zh_count_nouns') or ['建议'])})")
         self._zh_top = re.compile(rf"(?<![以之从目提])前(?P<num>{_ZNUM})(?:个|名|位|大|种|本|部)")
         self._zh_has_verb = re.compile(zverbs)
+        self._trig_num = re.compile(rf"\d|[０-９{ZH_NUMERAL_CHARS}]|\b(?:{EN_NUMBER_ALT})\b")
+        self._trig_len = re.compile(r"word|char|字")
         # "list two pros and two cons": two counts joined, the total is not n.
         self._compound = re.compile(rf"^\s*(?:[\w'-]+\s+){{0,3}}?(?:and|or|&|as\s+well\s+as)\s+(?:{_NUM})\b|^[^，。]{{0,8}}?[和与及][^，。]{{0,2}}{_ZNUM}(?:个|种|条|点|项)", I)
         # "describe two robots' dialogue", "两个国家之间的关系": the number counts participants.
@@ -83,6 +90,7 @@ class CountPhrases:
             re.compile(rf"\b(?P<num>{_NUM})(?:\s*(?:-|–|to)\s*(?P<num2>{_NUM}))?-sentences?\b", I),
             re.compile(rf"\b(?P<num>{_NUM})(?:\s*(?:-|–|to)\s*(?P<num2>{_NUM}))?\s+sentences?\s+(?:summary|description|story|"
                        rf"paragraph|explanation|answer|response|bio|review|definition)\b", I),
+            re.compile(rf"\b(?P<num>{_NUM})[-\s]sentence\b(?!s)", I),
             re.compile(r"\b(?:write|generate|create|compose|construct|produce|come\s+up\s+with|make|form|give|provide)\s+"
                        r"(?:me\s+)?(?P<num>a|one)\s+(?:[a-z]+\s+){0,2}?sentence\b(?!s|\s+(?:for\s+each|per|from\s+each))", I),
         ]
@@ -97,26 +105,34 @@ class CountPhrases:
             rf"|(?P<in>in)\s+(?:(?P<about>about|around|approximately|roughly)\s+)?|(?P<of>of)\s+(?:(?:about|around|approximately)\s+)?)"
             rf"(?P<num>\d[\d,]*|{_NUM})(?:\s*(?:-|–|to|and)\s*(?P<num2>\d[\d,]*))?\s+(?P<unit>words?|characters?|chars)\b"
             rf"(?:\s+or\s+(?P<orx>less|fewer|more))?", I)
-        self._en_len_hyphen = re.compile(r"\b(?P<num>\d[\d,]*)[-\s]word\b(?!s)", I)
+        # "write a 300-word essay" (the answer's length), not "edit a 1000-word essay" (the topic).
+        self._en_len_hyphen = re.compile(r"\b(?:write|generate|create|compose|produce|draft|give|provide|craft|prepare)\s+"
+                                         r"(?:me\s+)?(?:a|an)\s+(?P<num>\d[\d,]*)[-\s]word\b(?!s)", I)
         self._en_between = re.compile(r"\bbetween\s+(?P<num>\d[\d,]*)\s+and\s+(?P<num2>\d[\d,]*)\s+(?P<unit>words|characters)\b", I)
         self._zh_len = re.compile(
             rf"(?P<pre>不超过|不多于|不得超过|不要超过|不能超过|少于|最多|至多|控制在|限制在|限定在|至少|不少于|不低于|多于|大约|约)?"
             rf"(?P<num>\d{{1,5}}|[{ZH_NUMERAL_CHARS}千]{{1,5}})(?P<ge>个)?(?:字|汉字|字符)(?!母|符串|典|经|形|体|节|幕)"
             rf"(?P<post>以内|之内|内|以下|左右|上下|以上)?(?P<de>的)?")
 
-    def find(self, text: str) -> list[dict]:
-        """Requirements found in ``text``: at most one item_count, sentence_count and length_limit."""
+    def find(self, text: str, items_too: bool = True) -> list[dict]:
+        """Requirements found in ``text``: at most one item_count, sentence_count and length_limit.
+
+        Args:
+            text: Prompt text.
+            items_too: False for the input field, where "Five major cities: ..." is data.
+        """
         out: list[dict] = []
-        sent = self._sentences(text)
+        low = text.lower()
+        sent = self._sentences(text) if ("sentence" in low or "句" in text) else None
         if sent:
             out.append(sent)
-        items = self._items(text)
+        items = self._items(text) if items_too and self._trig_num.search(low) else None
         if items and not (items.get("_sentence") and sent):
             if items.pop("_sentence", False):
-                out.append({"kind": "sentence_count", "n": items["n"], "op": items["op"], "span": items["span"]})
+                out.append({"kind": "sentence_count", **{k: v for k, v in items.items() if k not in ("kind", "_sentence")}})
             else:
                 out.append(items)
-        length = self._length(text)
+        length = self._length(text) if self._trig_len.search(low) else None
         if length:
             out.append(length)
         return out
@@ -170,8 +186,14 @@ class CountPhrases:
 
     def _sentences(self, text: str) -> dict | None:
         for rx in self._en_sent:
-            m = rx.search(text)
-            if m:
+            for m in rx.finditer(text):
+                num = m.group("num").lower()
+                plural = m.group(0).lower().rstrip().endswith("sentences")
+                prev = text[max(0, m.start() - 30): m.start()].split()
+                if (num in ("a", "one") and plural) or num.startswith("a couple") \
+                        or re.match(r"\s*(?:\w+\s+)?(?:each|per)\b", text[m.end():]) \
+                        or (prev and prev[-1].lower().rstrip("s") in _DATA_NOUNS):
+                    continue  # "in a few sentences", "one sentence answer each", "the words in a sentence"
                 return self._sent_req(m, _op(m.groupdict().get("op")))
         for m in self._zh_sent.finditer(text):
             if not (m.group("pre") or m.group("op") or m.group("post")):
@@ -189,6 +211,9 @@ class CountPhrases:
         n = 1 if num in ("a", "one", "single", "a single") else parse_number(num)
         if n is None or n <= 0 or n > 50:
             return None
+        tail = re.match(r"\s*or\s+(less|fewer|more)\b", m.string[m.end():], I)
+        if tail:  # "in 5 sentences or less"
+            op = "min" if tail.group(1).lower() == "more" else "max"
         req = {"kind": "sentence_count", "n": n, "op": op, "span": m.group(0).strip()[:80]}
         n2 = parse_number(m.groupdict().get("num2") or "")
         if n2 and n2 > n:
@@ -230,13 +255,13 @@ class CountPhrases:
         elif m.group("op"):
             op = _op(m.group("op"))
         elif m.group("in"):
-            op = "target" if m.group("about") else "max"
+            op = "target"  # "a story in 150 words" aims at a length; it is not a hard cap
         else:  # "of N words": "a word limit of 50 words" is a max, "a list of three words" is no length
             if n < 10:
                 return None
             op = "max" if "limit" in m.string[max(0, m.start() - 14): m.start()] else "target"
-        if unit == "chars" and op in ("target", "eq") and not m.group("op"):
-            return None  # "a password of 8 characters" is content, not a length limit
+        if unit == "chars" and (n < 20 or (op in ("target", "eq") and not m.group("op"))):
+            return None  # "passwords up to 8 characters", "a string of 8 characters": content, not length
         req = {"kind": "length_limit", "op": op, "unit": unit, "span": m.group(0).strip()[:80]}
         req["target" if op in ("target", "eq") else op] = n
         return req

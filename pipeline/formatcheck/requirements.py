@@ -30,11 +30,16 @@ _JSON_PATTERNS = [
     re.compile(r"\b(?:create|generate|construct|build|write|produce|make|provide|give|design|compose|form)\s+"
                r"(?:me\s+)?(?:a|an|the|some|sample|example)?\s*(?:valid\s+|simple\s+|sample\s+|new\s+)?json\s+"
                r"(?:object|array|string|document|structure|response|representation|output|schema)\b", I),
+    re.compile(r"\b(?:output|return|respond\s+with|reply\s+with|answer\s+with|give|provide)\s+(?:a\s+|the\s+|only\s+)?"
+               r"(?:valid\s+)?json\b(?!\s+(?:file|library|module|parser|data\s+(?:from|into|to)))", I),
     re.compile(r"\b(?:output|response|answer|result)s?\s+(?:should|must|needs?\s+to|will)\s+be\s+(?:in\s+)?"
                r"(?:valid\s+)?json\b", I),
     re.compile(r"(?:以|用|使用|按照?|采用)\s*json\s*(?:格式|形式)|(?:转换|转化|转|输出|返回|回答|整理|表示|生成)(?:成|为|到)?\s*json"
                r"|json\s*格式(?:输出|返回|回答|表示|给出)", I),
 ]
+# "Explain how to debug a function in Python" asks for prose about code, not code.
+_EXPLAIN = re.compile(r"\s*(?:explain|describe|what|why|how|compare|discuss|summari[sz]e|name|list|identify|define)\b"
+                      r"|\s*(?:解释|说明|介绍|描述|什么|为什么|如何|怎么|比较)", I)
 _JSON_KEYS_HINT = re.compile(r"\b(?:keys?|fields?|properties|attributes)\b|字段|键|属性", I)
 _QUOTED = re.compile(r"[\"'“‘`]([A-Za-z_][\w\- ]{0,30}?)[\"'”’`]")
 _UNQUOTED_KEYS = re.compile(r"\b(?:keys?|fields?|properties)\s+(?:named\s+|called\s+|:\s*)?"
@@ -78,13 +83,15 @@ _REGISTER_ZH = re.compile(r"(?P<f>更正式|用正式|正式(?:的)?(?:语气|�
 _TABLE = [
     re.compile(r"\b(?:in|as|into|using)\s+(?:a\s+)?(?:markdown\s+|html\s+|simple\s+)?(?:table|tabular)"
                r"(?:\s+(?:form|format))?\b(?!\s+(?:called|named|that|which|where|in\s+the\s+database))", I),
-    re.compile(r"\b(?:create|construct|make|generate|build|produce|draw|design|prepare)\s+(?:a|an)\s+"
-               r"(?!(?:sql|database|hash|lookup|periodic|dining|coffee|water|kitchen|pivot|round)\b)"
-               r"(?:[\w-]+\s+){0,3}?table\b(?!\s+(?:in\s+(?:sql|the\s+database|mysql)|called|named|that\s+stores))", I),
+    # "build a table" may be furniture: a data table names its content or kind.
+    re.compile(r"\b(?:create|construct|make|generate|build|produce|draw|design|prepare)\s+(?:a|an)\s+(?:[\w-]+\s+){0,3}?"
+               r"(?:(?:data|comparison|summary|truth|frequency|markdown|html|contingency|timeline)\s+table\b"
+               r"|table\s+(?:that\s+(?:shows|lists|compares|summari[sz]es|contains)|showing|comparing|listing|"
+               r"summari[sz]ing|of\b|with\s+(?:columns|rows|the\b)|to\s+(?:compare|show|summari[sz]e|display)))", I),
     re.compile(r"(?:用|以|做成|制作|画|生成|整理成|列成|制成|列出)(?:一个|一张)?[^，。\n]{0,4}表格|表格(?:形式|格式)"),
 ]
 _NUMBERED = re.compile(r"\bnumbered\s+(?:list|steps|points|items)\b|\bas\s+(?:a\s+)?list\s+of\s+(?:numbered\s+)?steps\b"
-                       r"|编号|分步骤(?:列出|说明|回答)", I)
+                       r"|(?:用|以|加上?|带)编号|编号(?:列出|列表|的形式)|分步骤(?:列出|说明|回答)", I)
 _BULLETS = re.compile(r"\bbullet(?:ed)?[-\s]?(?:points?|list|form)\b|\bin\s+bullets\b|\bin\s+(?:a\s+)?list\s+(?:form|format)\b"
                       r"|\bas\s+a\s+(?:bulleted\s+)?list\b|分点|列点|以列表(?:的)?形式|列表形式", I)
 _FENCE_REQ = re.compile(r"\b(?:in|inside|within|using)\s+(?:a\s+)?(?:markdown\s+)?code\s*(?:block|fence)s?\b"
@@ -93,6 +100,12 @@ _FENCE_REQ = re.compile(r"\b(?:in|inside|within|using)\s+(?:a\s+)?(?:markdown\s+
 
 # "in Chinese culture" is a topic; "in Chinese." / "in Chinese, please" is a language.
 _lang_end = r"(?![ \t]*(?!(?:and|please|only|language|text|words?|as|if|so|with|using|for\s+(?:me|us))\b)[A-Za-z-])"
+
+
+_TRIG_CLOSED = re.compile(r"yes|true|letter|word|[是对选字词]|[a-d]\s*[/、,，或]\s*[a-d]")
+_TRIG_REGISTER = re.compile(r"formal|casual|colloquial|conversational|professional|正式|口语|轻松|随意|书面")
+_TRIG_STRUCTURE = re.compile(r"table|tabular|numbered|bullet|list|steps|code|program|function|script|query|snippet|"
+                             r"表格|编号|分点|列点|列表|步骤|代码|程序|函数|脚本|用|使用")
 
 
 class Extractor:
@@ -114,6 +127,7 @@ class Extractor:
             rf"|\btranslat\w*\b[^\n]{{0,200}}?\b(?:in|into|to)\s+(?P<l2>{alt})\b{_lang_end}", I)
         self._lang_zh = re.compile(rf"(?:用|以|使用)(?P<l1>{alt})(?:来)?(?:回答|回复|作答|输出|写|表述|描述|解释|翻译|表达)"
                                    rf"|(?:翻译|译)(?:成|为|到)(?P<l2>{alt})|请用(?P<l3>{alt})", I)
+        self._trig_lang = re.compile("translat|翻译|译|" + "|".join(re.escape(k) for k in self.languages))
         codes = [re.escape(c) for c in self.lex.get("code_languages") or []]
         calt = "|".join(sorted(codes, key=len, reverse=True))
         self._code_lang = re.compile(
@@ -138,28 +152,36 @@ class Extractor:
         for source, text in sources:
             if not text:
                 continue
-            for req in self._from_text(text, code or bool(_CODE_REQUEST.search(text))):
+            for req in self._from_text(text, code or bool(_CODE_REQUEST.search(text)), source != "input"):
                 key = (req["kind"], req.get("form"))
                 if key not in seen:
                     seen.add(key)
                     out.append({**req, "source": source})
         return out
 
-    def _from_text(self, text: str, code: bool) -> list[dict]:
+    def _from_text(self, text: str, code: bool, items: bool = True) -> list[dict]:
+        # Cheap keyword triggers first: most prompts state no format, and the full
+        # patterns (dozens of alternations each) only run where their keyword occurs.
+        low = text.lower()
         found: list[dict] = []
-        found += self._json(text, code)
-        found += self._closed(text, code)
-        found += self._language(text)
+        if "json" in low:
+            found += self._json(text, code)
+        if _TRIG_CLOSED.search(low):
+            found += self._closed(text, code)
+        if self._trig_lang.search(low):
+            found += self._language(text)
         if not code:
-            found += self.counts.find(text)
-        found += self._register(text)
-        found += self._structure(text, code)
+            found += self.counts.find(text, items)
+        if _TRIG_REGISTER.search(low):
+            found += self._register(text)
+        if _TRIG_STRUCTURE.search(low):
+            found += self._structure(text, code)
         return found
 
     def _json(self, text: str, code: bool) -> list[dict]:
         for rx in _JSON_PATTERNS:
             m = rx.search(text)
-            if m and not (code and rx is _JSON_PATTERNS[0]):
+            if m and not (code and rx is not _JSON_PATTERNS[1]):  # in code tasks only "create a JSON object"
                 keys = self._json_keys(text[m.start():])
                 req = {"kind": "json", "span": m.group(0)[:80]}
                 if keys:
@@ -249,7 +271,7 @@ class Extractor:
         m = _FENCE_REQ.search(text)
         if m:
             out.append({"kind": "structure", "form": "code_fence", "span": m.group(0)[:80]})
-        if code:
+        if code and not _EXPLAIN.match(text):
             m = self._code_lang.search(text)
             if m:
                 lang = (m.group("l1") or m.group("l2")).lower()

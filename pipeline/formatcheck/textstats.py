@@ -18,7 +18,7 @@ FENCE_RE = re.compile(r"```[^\n]*\n?.*?(?:```|\Z)", re.S)
 INLINE_CODE_RE = re.compile(r"`[^`\n]{1,200}`")
 
 _NUM_MARK = r"\d{1,3}[.)、．:：](?!\d)|[(（]\d{1,3}[)）]"
-_BULLET_MARK = r"[-*•·●○▪◦‣+](?=\s)"
+_BULLET_MARK = r"--?(?=\s)|[*•·●○▪◦‣+](?=\s)|-(?=[A-Za-z\u4e00-\u9fff])"
 _ZH_MARK = (r"[①-⑳]|[一二三四五六七八九十]{1,3}[、．.]|[(（][一二三四五六七八九十]{1,3}[)）]"
             r"|第[一二三四五六七八九十\d]{1,3}(?:步|点|条|项|个|部分)?[，,、：:]")
 _ROMAN_MARK = r"(?:I|II|III|IV|V|VI|VII|VIII|IX|X|XI|XII)\.(?=\s)"
@@ -138,7 +138,7 @@ def count_items(text: str, max_item_words: int = 15, max_item_zh_chars: int = 40
     if not body:
         return None
     lines = [ln for ln in body.splitlines() if ln.strip()]
-    if len(_CODE_LINE.findall(body)) >= 2 or sum(ln.count("|") >= 2 for ln in lines) >= 2:
+    if looks_like_code(body) or sum("|" in ln for ln in lines) >= 3:
         return None  # unfenced code or a table: its lines are not list items
     # Several unmarked sub-headings ("Ingredients:", "Instructions:") split the output
     # into sections; which level the request counts is unclear.
@@ -149,6 +149,8 @@ def count_items(text: str, max_item_words: int = 15, max_item_zh_chars: int = 40
     if found:
         return None if found is AMBIGUOUS else found
     if len(lines) == 1:
+        if ITEM_RE.match(lines[0]) and not _inline_items(body):
+            return Items(1, "markers", "bullet" if ITEM_RE.match(lines[0]).group("bul") else "number")
         return _inline_items(body) or _separated_items(body, max_item_zh_chars)
     # An intro line ending with a colon is not an item.
     if lines[0].rstrip().endswith((":", "：")):
@@ -156,6 +158,8 @@ def count_items(text: str, max_item_words: int = 15, max_item_zh_chars: int = 40
         body = body.split("\n", 1)[1] if "\n" in body else ""
     if any(ln.rstrip().endswith((":", "：")) for ln in lines):
         return None  # sub-headings ("Pros:", "Cons:") make the top level unclear
+    if any(_line_sentences(ln, frozenset()) > 1 for ln in lines):
+        return None  # paragraphs of prose, not one item per line
     blocks = [b for b in re.split(r"\n\s*\n", body.strip()) if b.strip()]
     if len(blocks) >= 2 and len(blocks) < len(lines):
         if all(len(b.strip().splitlines()) <= 3 and _short(b, 2 * max_item_words, 2 * max_item_zh_chars) for b in blocks):
@@ -190,6 +194,11 @@ def _separated_items(line: str, max_zh: int) -> Items | None:
         if len(segs) >= 2 and all(word_count(s) <= 4 and "." not in s for s in segs):
             return Items(len(segs), "separators", "plain")
     return None
+
+
+def looks_like_code(text: str) -> bool:
+    """Unfenced code: at least two lines that start like code statements."""
+    return len(_CODE_LINE.findall(strip_code(text))) >= 2
 
 
 def count_sentences(text: str, abbreviations: frozenset[str] = frozenset()) -> int:

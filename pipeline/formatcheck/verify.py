@@ -21,7 +21,10 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$",
 _CODE_SIGNAL = re.compile(
     r"^\s*(?:def |class |import |from \w+ import|function\b|const |let |var |public |private |#include|"
     r"using |package |fn |func |SELECT\b|INSERT\b|UPDATE\b|CREATE\b|<\w+[^>]*>|for\s*\(|for \w+ in |while\s*\(|if\s*\()"
-    r"|[;{}]\s*$|=>|\bprint\(|console\.log|System\.out", re.M | re.I)
+    r"|[;{}]\s*$|=>|\bprint\(|console\.log|System\.out|^#!|\bSELECT\b.+\bFROM\b"
+    r"|^\s*(?:echo|mkdir|cd|ls|pwd|export|sudo|apt(?:-get)?|pip|npm|git|curl|grep|awk|sed|cat|rm|cp|mv|chmod|puts)\b"
+    r"|^\s*[A-Za-z_][\w.\[\]]*\s*=\s*\S|<!--|</\w+>",
+    re.M | re.I)
 _LANG_ALIASES = {"py": "python", "python3": "python", "js": "javascript", "node": "javascript", "ts": "typescript",
                  "cpp": "c++", "cxx": "c++", "cs": "c#", "csharp": "c#", "go": "golang", "sh": "bash", "shell": "bash",
                  "zsh": "bash", "rb": "ruby", "kt": "kotlin", "rs": "rust", "htm": "html", "mysql": "sql",
@@ -147,6 +150,8 @@ class Verifier:
 
     # -- closed answers ---------------------------------------------------
     def _yes_no(self, req, output) -> Hit | None:
+        if ts.looks_like_code(output):
+            return None  # a program that prints true/false answers a coding task, not a closed question
         # "1. True" answers a numbered statement; the marker is not part of the answer.
         text = ts.ITEM_RE.sub("", output.strip(), count=1).lower().lstrip("\"'“‘*")
         word = next((w for w in self.yes_words if text.startswith(w)), None)
@@ -208,6 +213,8 @@ class Verifier:
         return "item_count", f"asked for {self._wanted(req)} items, found {items.n} ({items.method})"
 
     def _sentence_count(self, req, output) -> Hit | None:
+        if ts.looks_like_code(output):
+            return None
         found = ts.count_sentences(output, self.abbrev)
         if found == 0 or self._compare(req.get("op", "eq"), found, req):
             return None
@@ -244,8 +251,10 @@ class Verifier:
         if form == "table":
             if _TABLE_RULE.search(output) or "<table" in output.lower():
                 return None
-            rows = [ln for ln in output.splitlines() if ln.count("|") >= 2 or ln.count("\t") >= 1]
+            rows = [ln for ln in output.splitlines() if "|" in ln or "\t" in ln or len(re.findall(r"\S\s{3,}\S", ln)) >= 1]
             return None if len(rows) >= 2 else ("structure", "asked for a table, found none")
+        if form == "list" and any(ts.ITEM_RE.match(ln) for ln in ts.strip_code(output).splitlines()):
+            return None  # a single bullet point is still bullet form
         if form in ("list", "numbered"):
             items = ts.count_items(output, self.max_item_words, self.max_item_zh)
             if items is None or items.method not in ("markers", "inline", "lines"):

@@ -52,9 +52,12 @@ class Format(Stage):
 
     def fit(self, batches: Iterable[Batch]) -> None:
         self._ready()
-        count = bool((self.rules.get("summary") or {}).get("count_violations", True))
+        count = bool((self.rules.get("summary") or {}).get("count_violations", False))
         for batch in batches:
-            for rec in iter_rows(batch):
+            rows = iter_rows(batch) if count else (
+                {"instruction": i, "output": o, "response_type": t}
+                for i, o, t in zip(batch["instruction"], batch["output"], batch["response_type"]))
+            for rec in rows:
                 if self._checker.skip(rec):
                     continue
                 tmpl = template(rec.get("instruction") or "")
@@ -79,6 +82,9 @@ class Format(Stage):
         verdicts = []
         for i, rec in enumerate(iter_rows(batch)):
             if self._checker.skip(rec):
+                # Refusals and empty outputs are other stages' business; record what was asked.
+                info = {"requirements": self._checker.requirements(rec), "verified": False}
+                batch["meta"][i] = {**(rec.get("meta") or {}), "format": info}
                 verdicts.append(Verdict())
                 continue
             style_hits, changed = self._consistency(rec, normalize)
