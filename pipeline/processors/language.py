@@ -25,6 +25,8 @@ from pipeline.text import script, spans
 from pipeline.text.langid import Guess, LangId
 
 _FIELDS = ("instruction", "input", "output")
+# Languages decided by their script, not by langdetect.
+_SCRIPT_LANGS = frozenset({"zh", "ja", "ko", "ru", "ar", "hi", "th", "el", "he"})
 
 
 def is_translation(prompt: str, cues: Mapping[str, list]) -> bool:
@@ -95,17 +97,33 @@ class Language(Stage):
         prompt = f"{row['instruction']}\n{row['input']}"
         translation = is_translation(prompt, self.rules.get("translation_cues") or {})
         ins, inp, out = (guesses.get(f) for f in _FIELDS)
+        min_han = int(self.check("mismatch").get("prompt_min_han", 2))
         if self.enabled("mismatch") and not translation and self._confident(ins) and self._confident(out):
-            if ins.lang != out.lang and not (inp is not None and inp.lang == out.lang):
-                min_han = int(self.check("mismatch").get("prompt_min_han", 4))
-                if not (out.lang == "zh" and script.han_count(prompt) >= min_han):
+            # Two Latin-script languages apart: langdetect mistakes lists of names for
+            # German or Italian, so demand more confidence.
+            latin_pair = ins.lang not in _SCRIPT_LANGS and out.lang not in _SCRIPT_LANGS
+            sure = not latin_pair or min(ins.score, out.score) >= float(self.check("mismatch").get("min_score_latin", 0.95))
+            latin_out = out.lang not in _SCRIPT_LANGS
+            if sure and ins.lang != out.lang and not (inp is not None and inp.lang == out.lang) \
+                    and (not latin_out or spans.prose_like(row["output"])):
+                # Chinese in both texts is no mismatch: a Chinese question quoting English, or
+                # a Chinese answer full of English names ("Display Text()块").
+                zh_both = (out.lang == "zh" and script.han_count(prompt) >= min_han) or \
+                    (ins.lang == "zh" and script.han_count(row["output"]) >= min_han)
+                if not zh_both:
                     hits.append(("mismatch", f"instruction {ins.lang}, output {out.lang}"))
+        # For a Chinese prompt the answer is held to Chinese even when half of it is English;
+        # a Chinese span in an "English" answer to a Chinese prompt is the answer's framing.
+        zh_prompt = script.han_count(prompt) >= min_han
         if self.enabled("mixed") and not translation and out is not None and out.lang in ("zh", "en"):
-            detail = self._mixed(row["output"], out.lang, spans.normalised(prompt))
+            detail = self._mixed(row["output"], "zh" if zh_prompt else out.lang, spans.normalised(prompt))
             if detail:
                 hits.append(("mixed", detail))
         allowed = self.rules.get("allowed") or []
-        if self.enabled("not_allowed") and self._confident(main) and main.lang not in allowed:
+        # A translation's output may be in any language; only its instruction can disqualify it.
+        from_output = main is not ins
+        if self.enabled("not_allowed") and self._confident(main) and main.lang not in allowed \
+                and not (translation and from_output):
             hits.append(("not_allowed", f"language {main.lang} not in {allowed}"))
         return hits
 

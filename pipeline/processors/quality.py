@@ -103,7 +103,7 @@ class Quality(Stage):
         scores["pii"] = float(pii.count(",") + 1 if pii else 0)
         if pii:
             hits.append(("pii", pii))
-        row = {k: batch[k][i] for k in ("instruction", "input", "output", "lang")}
+        row = {k: batch[k][i] for k in ("instruction", "input", "output", "lang", "response_type")}
         s, h = self._phrases(Ctx(row["instruction"] or "", row["input"] or "", row["output"] or ""))
         scores.update(s)
         for check, detail in h:

@@ -18,13 +18,14 @@ from pipeline.quality.lexicon import compile_phrases
 from pipeline.text import script
 
 _NORM_RE = re.compile(r"[\W_]+")
-_EDGE_PUNCT = " \t\n.,;:!?'\"。，；：！？“”‘’"
 # A list marker with nothing after it, on its own last line after earlier lines.
 _BARE_MARKER_RE = re.compile(r"\n\s*(?:\d{1,3}[.)、]|[-*•]|[一二三四五六七八九十]+、)\s*$")
 _ELLIPSIS_RE = re.compile(r"(?:\.\.\.|…)\s*$")
 # Bracket families; full- and half-width parentheses mix freely in Chinese text.
 _OPENERS, _CLOSERS = "([{（【《", ")]}）】》"
 _TERMINAL = ".!?。！？…"
+_ORDINARY_PUNCT = frozenset(".,;:!?'\"。，；：！？、“”‘’")
+_LIST_ITEM_RE = re.compile(r"(?:^|\n)\s*(?:\d{1,3}[.)、]|[-*•]|[一二三四五六七八九十]+、)\s*\S")
 
 
 def norm(text: str) -> str:
@@ -33,12 +34,13 @@ def norm(text: str) -> str:
 
 
 def light_norm(text: str) -> str:
-    """Case-folded text with whitespace collapsed and edge punctuation removed.
+    """Text with whitespace collapsed (case and punctuation kept).
 
-    Echo tests use this lighter form: inserting commas or spaces ("Iamadoglover" ->
-    "I am a dog lover") is a real answer, not an echo.
+    Echo tests use this light form: inserting punctuation or spaces ("I like running" ->
+    "I like running.", "Iamadoglover" -> "I am a dog lover") or changing case ("heard" ->
+    "HEARD") is a real answer.
     """
-    return " ".join(text.casefold().split()).strip(_EDGE_PUNCT)
+    return " ".join(text.split())
 
 
 def ends_inside_bracket(text: str) -> str:
@@ -64,6 +66,7 @@ class Answers:
         self.echo_exempt_re = compile_phrases(rules.get("echo_exempt_cues") or {})
         self.echo = dict(checks.get("echo") or {})
         self.restate = dict(checks.get("restates_question") or {})
+        self.restate_exempt_re = compile_phrases(rules.get("restate_exempt_cues") or {})
         self.trunc = dict(checks.get("truncated") or {})
         self.dangling_re = compile_phrases(rules.get("dangling_endings") or {})
 
@@ -100,7 +103,7 @@ class Answers:
         # Only an output about as long as the question can be a mere restatement; a long
         # answer that starts by repeating the question is fine.
         n_out, n_ins = len(ctx.toks), script.token_count(ctx.instruction)
-        if n_out < int(self.restate.get("min_tokens", 4)) or not n_ins:
+        if n_out < int(self.restate.get("min_tokens", 4)) or not n_ins or self.restate_exempt_re.search(ctx.instruction):
             return 0.0
         if not 0.6 * n_ins <= n_out <= 1.2 * n_ins:
             return 0.0
@@ -112,13 +115,19 @@ class Answers:
         # Tokens of the output beyond those of the instruction (as a multiset: "可以，用户可以..."
         # answers "用户可以...吗？") are new information.
         new = Counter(a) - Counter(b)
+        # Symbols are answers too ("R中的注释符号是#。").
+        symbols = {c for c in ctx.output if not c.isalnum() and not c.isspace()} - set(ctx.instruction) - _ORDINARY_PUNCT
+        if symbols:
+            return 0.0
         return sm.ratio() if sum(new.values()) <= int(self.restate.get("max_new_tokens", 0)) else 0.0
 
     def _truncated(self, ctx: Ctx, out: str) -> str:
         u = ends_inside_bracket(out)
         if u == "```" or (u and not ctx.codeish):
             return f"ends inside an unclosed {u}"
-        if _BARE_MARKER_RE.search(out):
+        # A bare marker ends a list only when a list precedes it ("答案是\n3." is an answer).
+        m = _BARE_MARKER_RE.search(out)
+        if m and _LIST_ITEM_RE.search(out[:m.start()]):
             return "ends with an empty list item"
         tail = script.strip_code(out).rstrip()[-40:]
         if tail and tail[-1].isalnum() and len(ctx.toks) >= int(self.trunc.get("min_tokens", 8)):

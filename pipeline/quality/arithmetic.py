@@ -24,6 +24,7 @@ _WORD_OPS = (("乘以", "*"), ("除以", "/"), ("加上", "+"), ("减去", "-"),
 _NUM = r"\d+(?:\.\d+)?"
 _EXPR_RE = re.compile(rf"(?<![A-Za-z0-9_.\-/:])\(?\s*{_NUM}(?:\s*\)?\s*[-+*/x]\s*\(?\s*{_NUM})+\s*\)?(?![A-Za-z0-9_.%/:])")
 _OUT_NUM_RE = re.compile(r"(?<![\d.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\d.])-?\d+(?:\.\d+)?")
+_FRACTION_RE = re.compile(r"(?<![\d.])(\d+)\s*/\s*(\d+)(?![\d.])")
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
@@ -93,9 +94,16 @@ class Arithmetic:
             return ""
         if "=" not in rest and "?" not in rest and "？" not in rest and not self.cue_re.search(prompt):
             return ""
+        # "1/4 cup" is a fraction, not a division task - unless the prompt asks "52/4=".
+        if re.fullmatch(r"\d+/\d+", expr) and "=" not in rest and not any(c in prompt for c in "÷除"):
+            return ""
         v = safe_eval(expr.replace("x", "*"))
         if v is None:
             return ""
+        bare = expr.replace(" ", "")
+        for a, b in _FRACTION_RE.findall(ctx.output):  # "5/7" answers "2/7 + 3/7"; "52/4" restates "52/4="
+            if int(b) and f"{a}/{b}" != bare and abs(int(a) / int(b) - v) < 1e-9:
+                return ""
         operands = re.findall(_NUM, expr)
         found = [n.replace(",", "") for n in _OUT_NUM_RE.findall(ctx.output)]
         for op in operands:  # numbers copied from the question are not answers

@@ -39,7 +39,7 @@ def prompt_key(row: Mapping[str, Any]) -> int:
 
 def simhash(text: str) -> int:
     """64-bit SimHash over token bigrams (CJK characters or words)."""
-    toks = [t.lower() for t in script.tokens(script.sample(text, 1200))]
+    toks = [t.lower() for t in script.tokens(script.sample(text, 600))]
     feats = [" ".join(g) for g in script.ngrams(toks, 2)] or toks
     if not feats:
         return 0

@@ -15,7 +15,8 @@ _CODE_CUE_RE = re.compile(
     re.I,
 )
 _CODE_LINE_RE = re.compile(r"^\s*(?:def |class |import |from \S+ import|for .*:|if .*:|return\b|#include|"
-                           r"public |private |function\b|var |let |const |SELECT |<\w+[^>]*>|\}|\{)")
+                           r"public |private |function\b|var |let |const |SELECT |<\w+[^>]*>|\}|\{|"
+                           r"[A-Za-z_][\w.\[\]]*\s*=\s*[^=\s]|[A-Za-z_][\w.]*\(.*\)[,;]?\s*$)")
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Ctx:
         prose: The output without fenced/inline code.
         toks: Script-aware tokens of the output.
         codeish: The task or the output is about code.
+        response_type: answer/refusal/clarification/correction when already known
+            (injected negative samples), else "".
     """
 
     instruction: str
@@ -39,6 +42,7 @@ class Ctx:
     prose: str = ""
     toks: list[str] = field(default_factory=list)
     codeish: bool = False
+    response_type: str = ""
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> "Ctx":
@@ -51,7 +55,7 @@ class Ctx:
         prose = script.strip_code(out)
         code_lines = sum(1 for ln in out.splitlines()[:50] if _CODE_LINE_RE.match(ln))
         codeish = "```" in out or code_lines >= 2 or bool(_CODE_CUE_RE.search(ins[:2000]))
-        return cls(ins, inp, out, lang, f"{ins}\n{inp}", prose, toks, codeish)
+        return cls(ins, inp, out, lang, f"{ins}\n{inp}", prose, toks, codeish, row.get("response_type") or "")
 
 
 def per_lang(value: Any, lang: str) -> Any:

@@ -1,4 +1,4 @@
-"""Garbage-character signals: symbol ratio, mojibake, replacement characters, leftover escapes.
+r"""Garbage-character signals: symbol ratio, mojibake, replacement characters, leftover escapes.
 
 The symbol ratio is script-aware (CJK and general punctuation, brackets and operators are
 not symbols) and is measured on prose only: code blocks and Markdown table rows are
@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from pipeline.quality.context import Ctx, per_lang
 from pipeline.quality.lexicon import compile_phrases
+from pipeline.text import script
 
 _SPACE_RE = re.compile(r"\s+")
 # ASCII junk symbols, plus non-ASCII characters outside letters/digits, Latin-1
@@ -23,7 +24,7 @@ _TABLE_ROW_RE = re.compile(r"^\s*\|.*$", re.M)
 # A UTF-8 lead byte read as cp1252/latin-1, followed by continuation-byte characters.
 _CP1252_CONT = "\u0080-\u00bf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u017d\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178"
 _LATIN1_MOJI_RE = re.compile(f"[\u00c2-\u00f4][{_CP1252_CONT}]+(?:[\u00c2-\u00f4][{_CP1252_CONT}]+)*")
-_HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]{4,}")
+_HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff\u3000-\u30ff\uff00-\uffef]{4,}")
 _ENTITY_RE = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,5}|#x[0-9a-fA-F]{2,4});")
 _LITERAL_ESC_RE = re.compile(r"\\[nrt](?![a-z])")
 
@@ -65,10 +66,13 @@ def gbk_mojibake(text: str, probe_re: re.Pattern) -> str:
         if not probe_re.search(run):
             continue
         try:
-            fixed = run.encode("gbk").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
+            raw = run.encode("gbk")
+        except UnicodeEncodeError:
             continue
-        if fixed and fixed != run:
+        # Real Chinese re-read this way is mostly invalid UTF-8; mojibake decodes almost
+        # fully (the run's edges may cut a character, hence "ignore" and a 90% bar).
+        fixed = raw.decode("utf-8", errors="ignore")
+        if len(fixed.encode("utf-8")) >= 0.9 * len(raw) and script.han_count(fixed) >= 2:
             return run
     return ""
 

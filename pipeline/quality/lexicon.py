@@ -4,7 +4,8 @@ A big case-insensitive regex alternation is slow in Python's ``re`` (every posit
 every phrase), so phrases are matched with ``str.find`` on the lower-cased text (C speed).
 English (ASCII) phrases must sit on ASCII word boundaries, so "ass" does not match
 "class" but "Python" does match in "用Python写" (``\\b`` would fail there, because CJK
-characters are word characters); Chinese phrases match as plain substrings.
+characters are word characters); a trailing ``*`` turns an English phrase into a prefix;
+Chinese phrases match as plain substrings.
 """
 from __future__ import annotations
 
@@ -43,8 +44,10 @@ class PhraseSet:
         if isinstance(phrases, Mapping):
             phrases = [p for lst in phrases.values() for p in (lst or ())]
         uniq = sorted({str(p).lower() for p in (phrases or ()) if p}, key=lambda p: (-len(p), p))
-        # (phrase, needs left boundary, needs right boundary)
-        self.items = [(p, p.isascii() and p[0] in _WORDISH, p.isascii() and p[-1] in _WORDISH) for p in uniq]
+        # (phrase, needs left boundary, needs right boundary); a trailing "*" makes a
+        # prefix ("punctuat*" matches "punctuation").
+        self.items = [(p.rstrip("*"), p.isascii() and p[0] in _WORDISH,
+                       p.isascii() and not p.endswith("*") and p[-1] in _WORDISH) for p in uniq]
 
     def __bool__(self) -> bool:
         return bool(self.items)

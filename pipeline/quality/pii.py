@@ -12,15 +12,15 @@ from typing import Any, Iterable, Mapping
 
 _EMAIL_RE = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b")
 _PHONE_RES = (
-    re.compile(r"(?<![\d+])(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)"),           # CN mobile
+    re.compile(r"(?<![\d+.])(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?![\d.])"),       # CN mobile
     re.compile(r"(?<![\w+])\+\d{1,3}[- ]?(?:\(\d{1,4}\)[- ]?)?\d{2,4}(?:[- ]\d{2,4}){1,3}(?!\d)"),  # +intl
     # NANP; 555-01xx style fictional numbers are filtered in Pii.find.
     re.compile(r"(?<!\d)\(\d{3}\)\s?\d{3}-\d{4}(?!\d)|(?<![\d-])\d{3}-\d{3}-\d{4}(?![\d-])"),
     re.compile(r"(?<![\d-])0\d{2,3}-\d{7,8}(?![\d-])"),                                   # CN landline
 )
-_ID_RE = re.compile(r"(?<!\d)[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![\dA-Za-z])")
+_ID_RE = re.compile(r"(?<![\d.])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![\dA-Za-z])")
 # A card is one run of 13-19 digits, or groups of four (Amex 4-6-5) split by one space/dash.
-_CARD_RE = re.compile(r"(?<![\d-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,4}|\d{4}([ -])\d{6}\2\d{5})(?![\d-])")
+_CARD_RE = re.compile(r"(?<![\d.,-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,4}|\d{4}([ -])\d{6}\2\d{5})(?![\d-]|\.\d)")
 _IP_RE = re.compile(r"(?<![\d.vV])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])")
 _DIGIT_RE = re.compile(r"\d")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -79,7 +79,8 @@ class Pii:
             for rx in _PHONE_RES:
                 spans += [("phone", m.start(), m.end()) for m in rx.finditer(text) if not _fictional(m.group(0))]
             for m in _IP_RE.finditer(text):
-                if not m.group(0).startswith(self.ip_prefixes):
+                # "1.2.3.4" is a version string far more often than an address.
+                if not m.group(0).startswith(self.ip_prefixes) and len(m.group(0)) > 7:
                     spans.append(("ip", m.start(), m.end()))
         return _non_overlapping(spans)
 

@@ -20,7 +20,7 @@ from pipeline.text import script
 # Inline content after a pointer: "...: <text>", "... - <text>", a new line, a quoted
 # span, or a further sentence ("Answer the following question. Puppies have...").
 _INLINE_RE = re.compile(
-    r"[:：]\s*\S.{3,}|\s[-–—]+\s*\S.{3,}|\n\s*\S.{3,}|[\"“「『'‘][^\"”」』'’]{4,}[\"”」』'’]"
+    r"[:：]\s*\S|\s[-–—]+\s*\S.{3,}|\n\s*\S|[\"“「『'‘][^\"”」』'’]{4,}[\"”」』'’]"
     r"|[.?!。？！]\s*\S.{6,}", re.S)
 
 
@@ -47,7 +47,8 @@ class PromptChecks:
         return {"missing_input": float(bool(miss)), "impossible_task": float(bool(imp))}, hits
 
     def _missing(self, ctx: Ctx) -> str:
-        if ctx.input.strip():
+        # A clarification asking for the missing input is exactly the right answer.
+        if ctx.input.strip() or ctx.response_type == "clarification":
             return ""
         ins = ctx.instruction
         m = self.missing_re.search(ins)
@@ -61,7 +62,8 @@ class PromptChecks:
         return f"instruction refers to {m.group(0)!r} but no input is given"
 
     def _impossible(self, ctx: Ctx) -> str:
-        m = self.impossible_re.search(ctx.instruction)
+        # Drawing with code (turtle, Scratch, canvas) is a text task.
+        m = None if ctx.codeish else self.impossible_re.search(ctx.instruction)
         what = m.group(0) if m else ""
         if not what and not ctx.codeish and script.URL_RE.search(ctx.prompt):
             m = self.url_task_re.search(ctx.instruction)

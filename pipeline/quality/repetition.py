@@ -69,7 +69,7 @@ class Repetition:
         k, sent = max_consecutive_repeats(ctx.prose, int(self.loop.get("sentence_min_chars", 10)))
         scores = {"dup_line_frac": round(frac, 4), "ngram_rep": round(rep, 4), "loop_repeats": float(k)}
         hits = []
-        if k >= int(self.loop.get("min_repeats", 3)):
+        if k >= int(self.loop.get("min_repeats", 3)) and not ctx.codeish:
             hits.append(("looping", f"sentence repeated {k}x in a row: {sent[:60]!r}"))
         if ctx.codeish or self.exempt_re.search(ctx.instruction[:300]):
             return scores, hits

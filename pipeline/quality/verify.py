@@ -84,7 +84,7 @@ class Verify:
                 err = python_error(body)
                 if err:
                     return f"python block does not parse: {err}"
-        if blocks or not asks_python:
+        if blocks or not asks_python or script.HAN_RE.search(ctx.output):
             return ""
         lines = [ln for ln in ctx.output.strip().splitlines() if ln.strip()]
         if not lines or not _PY_LINE_RE.match(lines[0]) or any(_PROSE_LINE_RE.match(ln) for ln in lines):

@@ -3,7 +3,8 @@
 ``langdetect`` costs milliseconds per call and is unreliable on short strings, so it is
 the last resort:
 
-1. Code blocks and URLs are removed and long texts are sampled.
+1. Code (fenced blocks, inline spans, code-looking lines) and URLs are removed and
+   long texts are sampled.
 2. Han characters outnumbering Latin words -> ``zh`` (kana -> ``ja``, Hangul -> ``ko``);
    a dominant single non-Latin script maps through ``script_langs`` (Cyrillic -> ``ru``...).
 3. Latin text with enough English function words -> ``en`` (a lower share suffices
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from pipeline.text import script
+from pipeline.text import script, spans
 
 _LANGDETECT_READY = False
 
@@ -92,7 +93,7 @@ class LangId:
     def detect(self, text: str) -> Guess:
         """Guess the language of one text (see the module docstring for the order of paths)."""
         t = script.sample(text, self.sample_chars * 2)
-        t = script.URL_RE.sub(" ", script.strip_code(t))
+        t = script.URL_RE.sub(" ", spans.without_code(t))
         t = script.sample(t, self.sample_chars)
         counts = script.script_counts(t)
         if not counts:

@@ -21,6 +21,33 @@ _QUOTED_RE = re.compile(r"“[^”]{0,200}”|「[^」]{0,200}」|『[^』]{0,20
 _SEG_SPLIT_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]+")
 
 
+_ITEM_SPLIT_RE = re.compile(r"[\n、;；，]|,\s")
+
+
+def prose_like(text: str, min_words: float = 6.0) -> bool:
+    """True when the text reads as sentences, not a list of names or short items.
+
+    Lists of proper nouns ("Skunk, Giant Panda, Zebra") are where langdetect guesses
+    German or Dutch for English; only prose is evidence of a language.
+    """
+    items = [s for s in _ITEM_SPLIT_RE.split(without_code(text)) if s.strip()]
+    if not items:
+        return False
+    return len(script.WORD_RE.findall(text)) / len(items) >= min_words
+
+
+def without_code(text: str) -> str:
+    """The text without fenced/inline code and without code-looking lines that have no Han.
+
+    Unfenced code (common in Code Alpaca outputs) would otherwise be "detected" as
+    Romanian or Swedish. Lines with Chinese characters are kept: they are prose.
+    """
+    body = script.strip_code(text)
+    lines = body.splitlines()
+    kept = [ln for ln in lines if script.HAN_RE.search(ln) or not _CODE_LINE_RE.search(ln)]
+    return "\n".join(kept) if len(kept) != len(lines) else body
+
+
 def _prose_lines(text: str) -> list[str]:
     body = _QUOTED_RE.sub(" ", script.URL_RE.sub(" ", script.strip_code(text)))
     return [ln for ln in body.splitlines() if ln.strip() and not _CODE_LINE_RE.search(ln)]

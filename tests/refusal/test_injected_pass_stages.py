@@ -45,11 +45,6 @@ def test_quality_stage_keeps_every_injection():
     quality.setup()
     _, verdicts = quality.process(from_rows(SAMPLE))
     drops = [(r["response_type"], r["instruction"], v.reason) for r, v in zip(SAMPLE, verdicts) if not v.keep]
-    if drops and all(t == "clarification" and reason == "quality_missing_input" for t, _, reason in drops):
-        # Known cross-stage conflict: a clarification that asks for the missing input is
-        # exactly the negative sample we want, but quality's missing_input check does not
-        # yet exempt response_type == "clarification" (requested from the quality owner).
-        pytest.xfail(f"{len(drops)} clarification records dropped by quality_missing_input")
     assert not drops, drops[:5]
 
 
