@@ -155,9 +155,12 @@ def format_table(result: Mapping[str, Any]) -> str:
 
 
 def _read_records(inputs: Iterable[str]) -> Iterable[dict]:
-    from pipeline.io.readers import read_file
+    from pipeline.io.readers import expand_inputs, read_file
 
-    for path in inputs:
+    paths, errors = expand_inputs(list(inputs))
+    for e in errors:
+        click.echo(f"input error: {e}", err=True)
+    for path in paths:
         _, items = read_file(path)
         for item in items:
             if item.record is not None:
