@@ -1,18 +1,18 @@
-"""The report's sections as named tables, shared by the Markdown and HTML renderers.
+"""The report's sections, in page order, as lists of blocks (see :mod:`pipeline.report.blocks`).
 
-Each section belongs to the stage(s) that feed it; a section whose stages did not
-run is ``None`` and is shown as "not run". Stage summaries are turned into tables
-generically (scalars -> a key/value table, dicts of numbers -> count tables, lists of
-records -> row tables), so a stage that grows its summary shows up without changes here.
+A section fed by stages that did not run is marked "not run" instead of showing
+tables; the Markdown and HTML renderers share everything here, so both always show
+the same numbers.
 """
 from __future__ import annotations
 
-from typing import Any
+from pipeline.report import stage_sections as st
+from pipeline.report.blocks import Block, block, count_rows, pct
 
 SECTION_TITLES = {
-    "funnel": "Funnel",
-    "reasons": "Reasons and examples",
-    "distributions": "Distributions",
+    "funnel": "Funnel: what happened to the records",
+    "reasons": "Reasons, with examples",
+    "distributions": "Distributions of the curated set",
     "diversity": "Diversity",
     "dedup": "Duplicates",
     "leaks": "Leaks and contamination",
@@ -21,123 +21,122 @@ SECTION_TITLES = {
     "quality": "Quality and language",
     "run": "The run",
 }
-# Which stages feed which section.
+# Which stages feed which section (sections without an entry always show).
 SECTION_STAGES = {
     "diversity": ("diversity",), "dedup": ("dedup",), "leaks": ("leak", "decontam"),
     "refusals": ("refusal",), "format": ("format",), "quality": ("quality", "language"),
 }
-Tables = list[tuple[str, list[dict]]]
-MAX_ROWS = 40
+LENGTH_KEYS = ("instruction_chars", "output_chars", "instruction_words", "output_words",
+               "instruction_tokens", "output_tokens")
 
 
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+def _funnel(report: dict) -> list[Block]:
+    rows = [{"stage": s["stage"], "in": s["in"], "dropped": sum(s["dropped"].values()),
+             "flagged": sum(s["flagged"].values()), "injected": s.get("injected", 0), "out": s["out"]}
+            for s in report["funnel"]]
+    reasons = [{"stage": r["stage"], "reason": r["reason"], "action": r["action"], "records": r["records"],
+                "share of input": pct(r["share"]), "what it means": r["description"]} for r in report["reasons"]]
+    return [block("records per stage", rows, "in − dropped + injected = out; flagged records are kept.",
+                  chart="funnel"),
+            block("reasons", reasons, "Every drop and flag, by stage. 'share' is of the records read.")]
 
 
-def summary_tables(summary: dict, prefix: str = "") -> Tables:
-    """Generic tables for one stage summary."""
-    scalars: list[dict] = []
-    tables: Tables = []
-
-    def walk(obj: dict, path: str) -> None:
-        for k, v in obj.items():
-            name = f"{path}.{k}" if path else str(k)
-            if isinstance(v, dict) and v and all(_is_num(x) for x in v.values()):
-                total = sum(v.values()) or 1
-                rows = [{"value": key, "count": n, "share": f"{n / total:.1%}"}
-                        for key, n in sorted(v.items(), key=lambda kv: -kv[1])[:MAX_ROWS]]
-                tables.append((f"{prefix}{name}", rows))
-            elif isinstance(v, dict):
-                walk(v, name)
-            elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
-                rows = [{kk: (", ".join(map(str, vv[:5])) + (" …" if len(vv) > 5 else "")
-                              if isinstance(vv, list) else vv) for kk, vv in x.items()} for x in v[:MAX_ROWS]]
-                tables.append((f"{prefix}{name}", rows))
-            elif isinstance(v, list):
-                shown = ", ".join(map(str, v[:12])) + (f" … ({len(v)} in all)" if len(v) > 12 else "")
-                scalars.append({"measure": name, "value": shown or "(none)"})
-            else:
-                scalars.append({"measure": name, "value": round(v, 4) if isinstance(v, float) else v})
-
-    walk(summary, "")
-    return ([(f"{prefix}summary", scalars)] if scalars else []) + tables
-
-
-def _funnel(report: dict) -> Tables:
-    rows = [{"stage": s["stage"], "in": s["in"], "out": s["out"], "dropped": sum(s["dropped"].values()),
-             "flagged": sum(s["flagged"].values()), "injected": s.get("injected", 0)} for s in report["funnel"]]
-    return [("", rows)]
-
-
-def reason_rows(report: dict) -> list[dict]:
-    read = max(1, report["counts"]["read"])
-    rows = []
-    for s in report["funnel"]:
-        for r, n in s["dropped"].items():
-            rows.append({"stage": s["stage"], "reason": r, "action": "drop", "records": n, "share": f"{n / read:.2%}"})
-        for r, n in s["flagged"].items():
-            rows.append({"stage": s["stage"], "reason": r, "action": "flag", "records": n, "share": f"{n / read:.2%}"})
-    return rows
-
-
-def _reasons(report: dict) -> Tables:
-    tables: Tables = [("", reason_rows(report))]
-    for reason, ex in report.get("examples", {}).items():
+def _reasons(report: dict) -> list[Block]:
+    """Examples per reason (the HTML page shows them as cards; Markdown as tables)."""
+    meaning = {r["reason"]: (r["action"], r["records"], r["description"]) for r in report["reasons"]}
+    blocks = []
+    for code, exs in report.get("examples", {}).items():
+        action, n, desc = meaning.get(code, ("", 0, ""))
         rows = [{"where": f"{e['file']}#{e['index']}", "instruction": e["instruction"][:160],
-                 "output": e["output"][:160], "detail": e["detail"][:200]} for e in ex]
-        tables.append((f"examples: {reason}", rows))
-    return tables
+                 "output": e["output"][:160], "detail": e["detail"][:200]} for e in exs]
+        blocks.append(block(code, rows, f"{action} · {n} record(s) · {desc}"))
+    return blocks
 
 
-def _distributions(report: dict) -> Tables:
+def _distributions(report: dict) -> list[Block]:
     dist = report.get("distributions") or {}
-    tables: Tables = []
-    for key in ("lang", "task", "domain", "complexity", "response_type", "origin", "turns",
-                "instruction_chars", "output_chars", "instruction_words", "output_words"):
-        counts = dist.get(key)
-        if counts:
-            total = sum(counts.values()) or 1
-            ordered = counts.items() if key.endswith(("_chars", "_words")) or key == "turns" else \
-                sorted(counts.items(), key=lambda kv: -kv[1])
-            tables.append((key, [{"value": k, "count": v, "share": f"{v / total:.1%}"} for k, v in ordered]))
-    return tables
+    if not dist.get("records"):
+        return [block("curated records", [], "No curated records.")]
+    blocks: list[Block] = []
+    for key in ("lang", "task", "domain", "complexity", "response_type", "origin"):
+        if dist.get(key):
+            blocks.append(block(key.replace("_", " "), count_rows(dist[key]), chart="hbar"))
+    if dist.get("turns"):
+        blocks.append(block("turns per record", count_rows(dist["turns"], ordered=True),
+                            "1 = single turn; more = multi-turn chat (history + final turn).", chart="vbar"))
+    medians = []
+    for key in LENGTH_KEYS:
+        if dist.get(key):
+            unit = key.split("_")[1]
+            note = {"chars": "characters (every record)",
+                    "words": "whitespace words (space-delimited languages only; Chinese has no spaces)",
+                    "tokens": f"tokens ({(dist.get('tokens') or {}).get('tokenizer', '')}, "
+                              f"sample of {(dist.get('tokens') or {}).get('sampled', 0)})"}[unit]
+            blocks.append(block(key.replace("_", " ") + " length", _trim(count_rows(dist[key], ordered=True)),
+                                f"Length in {note}.", chart="vbar"))
+            medians.append({"measure": key.replace("_", " ") + " (median)", "value": dist.get(f"{key}_median")})
+    tokens = dist.get("tokens")
+    if tokens and not tokens.get("available"):
+        medians.append({"measure": "tokens", "value": f"tokenizer {tokens['tokenizer']} not found locally"})
+    if medians:
+        blocks.insert(0, block("lengths (median)", medians))
+    return blocks
 
 
-def _run(report: dict) -> Tables:
+def _trim(rows: list[dict]) -> list[dict]:
+    """Drop the empty length bins after the last used one (report.json keeps every bin)."""
+    last = max((i for i, r in enumerate(rows) if r["count"]), default=0)
+    return rows[: last + 1]
+
+
+def _timing_order(ran: list[str]):
+    def key(kv):
+        first = kv[0].split("+")[0]
+        return (ran.index(first) if first in ran else len(ran), kv[0])
+    return key
+
+
+def _run(report: dict) -> list[Block]:
     run = report["run"]
-    tables: Tables = [("inputs", [{"path": i["path"], "format": i["format"], "encoding": i["encoding"],
-                                   "records": i["records"], "sha256": i["sha256"][:16]} for i in run["inputs"]])]
-    facts = [{"measure": "config hash", "value": run["config_hash"]}, {"measure": "seed", "value": run["seed"]}]
-    facts += [{"measure": f"version {k}", "value": v} for k, v in (run.get("versions") or {}).items()]
-    tables.append(("facts", facts))
+    inputs = [{"path": i["path"], "format": i["format"], "encoding": i["encoding"], "records": i["records"],
+               "sha256": i["sha256"]} for i in run.get("inputs") or []]
+    facts = [{"measure": "config hash", "value": run.get("config_hash")}, {"measure": "seed", "value": run.get("seed")}]
+    facts += [{"measure": f"{k} version", "value": v} for k, v in (run.get("versions") or {}).items()]
+    blocks = [block("inputs", inputs), block("facts", facts)]
     if run.get("timings"):
-        tables.append(("timings (seconds)", [{"step": k, "seconds": v} for k, v in run["timings"].items()]))
-    tables.append(("shards", [{"path": s["path"], "rows": s["rows"], "sha256": s["sha256"][:16]}
-                              for s in run["shards"]]))
+        timed = sorted(((k, v) for k, v in run["timings"].items() if k != "total"), key=_timing_order(report["ran"]))
+        rows = [{"pass": k, "seconds": v} for k, v in timed]
+        if "total" in run["timings"]:
+            rows.append({"pass": "total (without the report)", "seconds": run["timings"]["total"]})
+        blocks.append(block("timings", rows, "Stages joined by '+' ran fused in one pass and share a timing."))
+    blocks.append(block("shards", [{"path": s["path"], "rows": s["rows"], "sha256": s["sha256"]}
+                                   for s in run.get("shards") or []]))
     if run.get("errors"):
-        tables.append(("input errors", [dict(e) for e in run["errors"]]))
-    return tables
+        blocks.append(block("input errors", [dict(e) for e in run["errors"]]))
+    return blocks
 
 
-def section_tables(report: dict, key: str) -> Tables | None:
-    """The tables of one section, or None when its stages did not run."""
-    if key == "funnel":
-        return _funnel(report)
-    if key == "reasons":
-        return _reasons(report)
-    if key == "distributions":
-        return _distributions(report)
-    if key == "run":
-        return _run(report)
-    stages = [s for s in SECTION_STAGES[key] if s in report.get("ran", [])]
-    if not stages:
-        return None
-    tables: Tables = []
-    for s in stages:
-        summary = report["stages"].get(s) or {}
-        prefix = f"{s}: " if len(SECTION_STAGES[key]) > 1 else ""
-        tables += summary_tables(summary, prefix) or [(f"{prefix}summary", [{"measure": "stage ran",
-                                                                             "value": "no summary"}])]
-    if key == "leaks":
-        tables.insert(0, ("hits per reason", [r for r in reason_rows(report) if r["stage"] in stages]))
-    return tables
+CORE = {"funnel": _funnel, "reasons": _reasons, "distributions": _distributions, "run": _run}
+STAGE = {"diversity": st.diversity, "dedup": st.dedup, "leaks": st.leaks, "refusals": st.refusals,
+         "format": st.format_section, "quality": st.quality}
+
+
+def ran_stages(report: dict, key: str) -> list[str]:
+    """The stages feeding section ``key`` that ran (all of them for core sections)."""
+    if key not in SECTION_STAGES:
+        return ["*"]
+    return [s for s in SECTION_STAGES[key] if s in report.get("ran", [])]
+
+
+def section_blocks(report: dict, key: str) -> list[Block] | None:
+    """The blocks of one section, or None when none of its stages ran."""
+    if key in CORE:
+        return CORE[key](report)
+    stages = ran_stages(report, key)
+    return STAGE[key](report, stages) if stages else None
+
+
+# Kept for callers of the first version: (title, rows) pairs.
+def section_tables(report: dict, key: str) -> list[tuple[str, list[dict]]] | None:
+    blocks = section_blocks(report, key)
+    return None if blocks is None else [(b["title"], b["rows"]) for b in blocks]
