@@ -55,7 +55,13 @@ def train(data: str | Path, model: str, out: str | Path, *, method: str | None =
     import torch
 
     from pipeline.train.loop import LoopData, MetricsLog, train_loop
-    from pipeline.train.model import apply_method, device_and_dtype, load_base, load_tokenizer, trainable_summary
+    from pipeline.train.model import (
+        apply_method,
+        device_and_dtype,
+        load_base,
+        load_tokenizer,
+        trainable_summary,
+    )
     from pipeline.train.packing import batch_plan, pack, padding_efficiency
     from pipeline.train.prepare import prepare
     from pipeline.train.templates import end_of_turn_ids, resolve_template
@@ -104,7 +110,7 @@ def train(data: str | Path, model: str, out: str | Path, *, method: str | None =
         return {**result, "out": str(out)}
 
     from pipeline.train.evaluate import evaluate
-    ev = lambda r, e: evaluate(net, r, e, tokenizer.pad_token_id, packed, cfg.micro_batch_size, autocast_dtype)  # noqa: E731
+    ev = lambda r, e: evaluate(net, r, e, tokenizer.pad_token_id, packed, cfg.micro_batch_size, autocast_dtype)
     final_train = ev(rows["train"], prep.train)
     final_val = ev(rows["val"], prep.val) if prep.val else None
     parts = [("train", prep.train, final_train["records"])]

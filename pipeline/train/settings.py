@@ -5,9 +5,10 @@ curation config, :func:`load_config` collects *every* problem before any work st
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pipeline.config import RULES_DIR, deep_merge, read_yaml
 from pipeline.errors import ConfigError

@@ -13,12 +13,7 @@ from pathlib import Path
 
 from pipeline.train.templates import CHATML, SPECIAL_TOKENS
 
-_EN_WORDS = (
-    "the a model data answer question list write explain summary translate code python "
-    "function number three five seven list item first second because therefore good bad "
-    "short long format json table capital city france paris water boils at degrees "
-    "please give me an example of how to sort reverse string hello world thank you"
-).split()
+_EN_WORDS = ["the", "a", "model", "data", "answer", "question", "list", "write", "explain", "summary", "translate", "code", "python", "function", "number", "three", "five", "seven", "list", "item", "first", "second", "because", "therefore", "good", "bad", "short", "long", "format", "json", "table", "capital", "city", "france", "paris", "water", "boils", "at", "degrees", "please", "give", "me", "an", "example", "of", "how", "to", "sort", "reverse", "string", "hello", "world", "thank", "you"]
 _ZH_CHARS = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处理"
 
 
@@ -101,15 +96,15 @@ def build_model(out_dir: Path | str, arch: str = "llama", layers: int = 2, hidde
 
     out = Path(out_dir)
     tok = build_tokenizer(out, chat_template=chat_template)
-    common = dict(
-        vocab_size=len(tok), hidden_size=hidden, intermediate_size=hidden * 2,
-        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
-        max_position_embeddings=2048, tie_word_embeddings=False,
+    common = {
+        "vocab_size": len(tok), "hidden_size": hidden, "intermediate_size": hidden * 2,
+        "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+        "max_position_embeddings": 2048, "tie_word_embeddings": False,
         # A wider init than the 0.02 default: with a 0.02 lm_head a frozen random base cannot
         # express confident predictions, so LoRA could barely lower the loss in a few steps.
-        initializer_range=init_range,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-    )
+        "initializer_range": init_range,
+        "bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id,
+    }
     if arch == "llama":
         cfg = LlamaConfig(**common)
     elif arch == "qwen2":

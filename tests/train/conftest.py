@@ -11,8 +11,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
+# One intra-op thread: these models are tiny, and on a shared 2-core box OpenMP spin-waiting
+# with 2 threads made the suite 10-20x slower than running single-threaded.
+torch.set_num_threads(1)
 
-from pipeline.record import new_record, to_messages  # noqa: E402
+from pipeline.record import new_record, to_messages
 
 _EN = [("name a colour", "blue"), ("say hello", "hello world"), ("count to three", "one two three"),
        ("what boils at 100 degrees", "water boils at 100 degrees"), ("capital of france", "paris"),

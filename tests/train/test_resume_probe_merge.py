@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import FAST
 
-from conftest import FAST, curated_records, write_shards
 from pipeline.errors import ConfigError
 
 pytestmark = pytest.mark.train
@@ -34,13 +34,13 @@ def test_resume_reproduces_the_uninterrupted_loss_curve(curated, tiny_llama, tmp
 
 def test_forgetting_probe_and_mix(curated, tiny_llama, tmp_path):
     import pyarrow.parquet as pq
+    from transformers import AutoModelForCausalLM
 
     from pipeline.train.api import train
     from pipeline.train.data import encode_text
     from pipeline.train.evaluate import evaluate
     from pipeline.train.model import load_tokenizer
     from pipeline.train.packing import pack
-    from transformers import AutoModelForCausalLM
 
     probe = tmp_path / "probe.jsonl"
     probe.write_text("".join(json.dumps({"text": t}) + "\n" for t in

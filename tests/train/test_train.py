@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import FAST, curated_records, write_shards
+
 from pipeline.errors import ConfigError
 
 pytestmark = pytest.mark.train
@@ -38,6 +38,7 @@ def runs(memo, tiny_llama, tmp_path_factory):
 @pytest.mark.parametrize("method", ["lora", "qlora", "full"])
 def test_loss_falls_on_memorisation_set(runs, method):
     run, summary = runs[method]
+    assert summary["steps"] == 10
     losses = [e["loss"] for e in _events(run, "train")]
     assert len(losses) == 10
     assert summary["train_loss"] < 0.5 * losses[0]
@@ -48,6 +49,7 @@ def test_loss_falls_on_memorisation_set(runs, method):
 
 def test_run_outputs(runs, memo):
     run, summary = runs["lora"]
+    assert summary["tasks"] == ["generation", "qa"] and summary["out"] == str(run)
     for name in ("adapter_config.json", "adapter_model.safetensors", "train_config.json", "README.md",
                  "template_contract.json", "record_losses.parquet", "rejected.jsonl"):
         assert (run / name).exists(), name
@@ -92,8 +94,8 @@ def test_adapter_reloads_with_peft_and_gives_identical_losses(runs, method, tiny
             if r["split"] == "train"}
     got = {exs[i].rid: s / n for i, (s, n) in ev["records"].items()}
     assert got.keys() == want.keys()
-    for rid in want:
-        assert got[rid] == pytest.approx(want[rid], abs=1e-5)
+    for rid, loss in want.items():
+        assert got[rid] == pytest.approx(loss, abs=1e-5)
 
 
 def test_bitfit_trains_only_biases(tiny_qwen, memo, tmp_path):
