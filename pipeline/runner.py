@@ -99,6 +99,81 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
         The RunSummary. Raises ConfigError / NoInputError (nothing written) for fatal problems.
     """
     t_start = time.perf_counter()
+    plan = prepare(inputs, config=config, out=out, seed=seed, resume=resume, only=only, eval_sets=eval_sets,
+                   input_format=input_format, field_map=field_map, val_ratio=val_ratio,
+                   output_format=output_format, log=log)
+    cfg, procs, state, emit, work = plan.cfg, plan.procs, plan.state, plan.emit, plan.work
+    from pipeline.engines import local
+
+    timings: dict[str, float] = {}
+    ing = ingest_step(plan, progress, timings)
+    read = sum(i["records"] for i in ing["inputs"])
+    ds = local.load(ing["files"])
+    funnel = [ingest_funnel(ing, len(ds))]
+    summaries: dict[str, dict] = {}
+    resumed = True
+    for gi, group in enumerate(_groups(plan.stages, procs), 1):
+        name = "+".join(group)
+        prev = state["done"][gi] if gi < len(state["done"]) else None
+        if resumed and prev and prev["stages"] == group and all(Path(f).exists() for f in prev["files"]):
+            ds = local.load(prev["files"])
+            funnel += prev["funnel"]
+            summaries.update(prev["summary"])
+            for s in group:
+                emit({"event": "stage_resumed", "stage": s})
+            continue
+        resumed = False
+        state["done"] = state["done"][:gi]
+        t0 = time.perf_counter()
+        injected = {s: 0 for s in group}
+        head = procs[group[0]]
+        if getattr(head, "is_global", False):
+            head.fit(local.live_batches(ds, columns=getattr(head, "fit_columns", None)))
+            if hasattr(head, "inject"):
+                new = head.inject() or []
+                injected[group[0]] = len(new)
+                ds = local.append(ds, new, work / f"{gi:02d}-{group[0]}-injected.arrow")
+        chain = [(s, procs[s]) for s in group]
+        ds = local.map_stages(ds, chain, work / f"{gi:02d}-{name}.arrow", plan.num_proc,
+                              f"{cfg.hash()}-{gi}-{name}", progress)
+        steps = local.stage_steps(ds, group, funnel[-1]["out"], injected)
+        funnel += steps
+        group_summary = stage_summaries(procs, group)
+        summaries.update(group_summary)
+        timings[name] = time.perf_counter() - t0
+        state["done"].append({"stages": group, "files": local.files_of(ds), "funnel": steps,
+                              "summary": group_summary})
+        write_json(plan.state_path, state)
+        group_done(emit, steps, group, timings[name])
+    return write_outputs(plan, ds, ing, funnel, summaries, timings, t_start)
+
+
+@dataclass
+class Plan:
+    """Everything a run decided before touching data; shared by the local and ray engines."""
+
+    cfg: RunConfig
+    stages: list[str]
+    procs: dict
+    paths: list[str]
+    path_errors: list
+    out: Path
+    work: Path
+    state: dict
+    state_path: Path
+    emit: Callable[[dict], None]
+    num_proc: int = 1
+
+
+def prepare(inputs: Sequence[str] | None, *, config=None, out: str | Path = "out", num_proc: int = 1,
+            seed: int | None = None, resume: bool = False, only: Sequence[str] | None = None,
+            eval_sets: Sequence[str] | None = None, input_format: str | None = None,
+            field_map: dict | None = None, val_ratio: float | None = None,
+            output_format: Sequence[str] | None = None, log: Callable[[dict], None] | None = None) -> Plan:
+    """Load and validate the recipe, build every processor, expand inputs, open the work folder.
+
+    Raises ConfigError / NoInputError before anything is written.
+    """
     emit = log or (lambda event: None)
     if isinstance(config, RunConfig):
         cfg = config
@@ -128,90 +203,79 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
         shutil.rmtree(work, ignore_errors=True)
         state = {"key": key, "done": []}
     work.mkdir(parents=True, exist_ok=True)
+    return Plan(cfg, stages, procs, paths, path_errors, out, work, state, state_path, emit, num_proc)
 
-    from pipeline.engines import local
 
-    timings: dict[str, float] = {}
+def ingest_step(plan: Plan, progress: bool, timings: dict) -> dict:
+    """Read every input into the ingest checkpoint (or reuse a finished one); returns its state entry."""
+    state = plan.state
     if state["done"] and all(Path(f).exists() for f in state["done"][0]["files"]):
         ing = state["done"][0]
     else:
         from pipeline.engines.ingest import ingest
 
         t0 = time.perf_counter()
-        rej = RejectWriter(work / "ingest-rejects")
-        work_file = work / "00-ingest.arrow"
+        rej = RejectWriter(plan.work / "ingest-rejects")
+        work_file = plan.work / "00-ingest.arrow"
         bar = _bar(progress, "    ingest")
-        inputs_info, errors, reasons = ingest(paths, work_file, rej, cfg.input_format, cfg.field_map, bar)
+        inputs_info, errors, reasons = ingest(plan.paths, work_file, rej, plan.cfg.input_format,
+                                              plan.cfg.field_map, bar)
         if bar is not None:
             bar.close()
         rej.close()
-        for e in path_errors:
+        for e in plan.path_errors:
             errors.insert(0, e.as_dict())
         ing = {"stages": ["ingest"], "files": [str(work_file)], "inputs": inputs_info, "errors": errors,
                "reasons": reasons, "reject_files": [str(p) for p in rej.files]}
         state["done"] = [ing]
         timings["ingest"] = time.perf_counter() - t0
-        write_json(state_path, state)
+        write_json(plan.state_path, state)
     for e in ing["errors"]:
-        emit({"event": "input_error", **e})
-    read = sum(i["records"] for i in ing["inputs"])
-    ds = local.load(ing["files"])
-    funnel = [{"stage": "ingest", "in": read, "out": len(ds), "dropped": dict(sorted(ing["reasons"].items())),
-               "flagged": {}, "injected": 0}]
-    summaries: dict[str, dict] = {}
-    resumed = True
-    for gi, group in enumerate(_groups(stages, procs), 1):
-        name = "+".join(group)
-        prev = state["done"][gi] if gi < len(state["done"]) else None
-        if resumed and prev and prev["stages"] == group and all(Path(f).exists() for f in prev["files"]):
-            ds = local.load(prev["files"])
-            funnel += prev["funnel"]
-            summaries.update(prev["summary"])
-            for s in group:
-                emit({"event": "stage_resumed", "stage": s})
-            continue
-        resumed = False
-        state["done"] = state["done"][:gi]
-        t0 = time.perf_counter()
-        injected = {s: 0 for s in group}
-        head = procs[group[0]]
-        if getattr(head, "is_global", False):
-            head.fit(local.live_batches(ds, columns=getattr(head, "fit_columns", None)))
-            if hasattr(head, "inject"):
-                new = head.inject() or []
-                injected[group[0]] = len(new)
-                ds = local.append(ds, new, work / f"{gi:02d}-{group[0]}-injected.arrow")
-        chain = [(s, procs[s]) for s in group]
-        ds = local.map_stages(ds, chain, work / f"{gi:02d}-{name}.arrow", num_proc, f"{cfg.hash()}-{gi}-{name}",
-                              progress)
-        steps = local.stage_steps(ds, group, funnel[-1]["out"], injected)
-        funnel += steps
-        group_summary = {s: (procs[s].summary() if hasattr(procs[s], "summary") else {}) for s in group}
-        summaries.update(group_summary)
-        timings[name] = time.perf_counter() - t0
-        state["done"].append({"stages": group, "files": local.files_of(ds), "funnel": steps,
-                              "summary": group_summary})
-        write_json(state_path, state)
-        for st in steps:
-            emit({"event": "stage_done", "stage": st["stage"], "in": st["in"], "out": st["out"]})
-        emit({"event": "group_done", "stages": group, "seconds": round(timings[name], 3)})
+        plan.emit({"event": "input_error", **e})
+    return ing
 
+
+def ingest_funnel(ing: dict, live: int) -> dict:
+    """The funnel's first step: records read vs. records that became engine rows."""
+    read = sum(i["records"] for i in ing["inputs"])
+    return {"stage": "ingest", "in": read, "out": live, "dropped": dict(sorted(ing["reasons"].items())),
+            "flagged": {}, "injected": 0}
+
+
+def stage_summaries(procs: dict, group: list[str]) -> dict:
+    return {s: (procs[s].summary() if hasattr(procs[s], "summary") else {}) for s in group}
+
+
+def group_done(emit: Callable[[dict], None], steps: list[dict], group: list[str], seconds: float) -> None:
+    for st in steps:
+        emit({"event": "stage_done", "stage": st["stage"], "in": st["in"], "out": st["out"]})
+    emit({"event": "group_done", "stages": group, "seconds": round(seconds, 3)})
+
+
+def write_outputs(plan: Plan, ds, ing: dict, funnel: list[dict], summaries: dict, timings: dict,
+                  t_start: float, versions: dict | None = None) -> RunSummary:
+    """Finalize shards/rejects from the last dataset, then the report and the manifest (with timings).
+
+    ``ds`` is anything with the two HF ``datasets`` calls finalize uses
+    (``select_columns(cols).iter(batch_size)`` and ``iter(batch_size)``), rows in output order.
+    """
+    read = sum(i["records"] for i in ing["inputs"])
     t0 = time.perf_counter()
     from pipeline.finalize import finalize
 
-    summary, manifest = finalize(ds, out, cfg, ing, funnel, summaries, _versions(), read)
+    summary, manifest = finalize(ds, plan.out, plan.cfg, ing, funnel, summaries, versions or _versions(), read)
     timings["write"] = time.perf_counter() - t0
     from pipeline.report import write_report
 
     timings["total"] = time.perf_counter() - t_start
     manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
     t0 = time.perf_counter()
-    write_report(out, manifest)
+    write_report(plan.out, manifest)
     timings["report"] = time.perf_counter() - t0
     manifest["timings"]["report"] = round(timings["report"], 3)
-    write_json(out / "manifest.json", manifest)
+    write_json(plan.out / "manifest.json", manifest)
     summary.timings = timings
-    emit({"event": "run_done", **summary.counts})
+    plan.emit({"event": "run_done", **summary.counts})
     return summary
 
 

@@ -78,5 +78,4 @@ def curated(tmp_path_factory) -> Path:
     return write_shards(tmp_path_factory.mktemp("curated"), curated_records(24), curated_records(8, seed=3))
 
 
-FAST = {"max_seq_len": 128, "micro_batch_size": 4, "warmup_steps": 1, "eval_every": 4, "lr": 5e-3,
-        "progress": False, "save_every": 100}
+from fast_settings import FAST  # noqa: E402,F401  (re-exported for the tests)

@@ -5,7 +5,7 @@ import json
 import socket
 
 import pytest
-from conftest import FAST
+from fast_settings import FAST
 
 pytestmark = pytest.mark.train
 torch = pytest.importorskip("torch")

@@ -36,8 +36,8 @@ def test_targets_never_cross_records():
     a = Example([1, 2, 3], [IGNORE, 2, 3])
     b = Example([4, 5], [4, 5])
     rows = pack([a, b], 10)
-    assert rows[0].input_ids == [1, 2, 3, 4, 5]
-    assert rows[0].targets == [2, 3, IGNORE, 5, IGNORE]
+    assert list(rows[0].input_ids) == [1, 2, 3, 4, 5]
+    assert list(rows[0].targets) == [2, 3, IGNORE, 5, IGNORE]
     assert rows[0].position_ids == [0, 1, 2, 0, 1]
     batch = collate(rows + [pack([Example([9], [9])], 10)[0]], pad_id=0, packed=True)
     assert batch["position_ids"][1].tolist() == [0, 0, 1, 2, 3]  # padding is its own segment

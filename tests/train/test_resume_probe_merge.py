@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FAST
+from fast_settings import FAST
 
 from pipeline.errors import ConfigError
 

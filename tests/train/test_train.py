@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FAST, curated_records, write_shards
+from conftest import curated_records, write_shards
+from fast_settings import FAST
 
 from pipeline.errors import ConfigError
 
