@@ -1,8 +1,9 @@
 """Typed near-duplicate settings, read from the ``near`` block of ``rules/dedup.yaml``."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 from pipeline.neardup.shingle import MAX_N, ShingleConfig
 
@@ -38,7 +39,7 @@ class NearDupConfig:
     extra: dict = field(default_factory=dict, compare=False)
 
     @classmethod
-    def from_rules(cls, near: Mapping[str, Any] | None) -> "NearDupConfig":
+    def from_rules(cls, near: Mapping[str, Any] | None) -> NearDupConfig:
         """Build from the ``near`` rules block; unknown keys are kept in ``extra`` for validation."""
         near = dict(near or {})
         known = {f.name for f in fields(cls)} - {"extra"}

@@ -18,9 +18,10 @@ import bisect
 import re
 import unicodedata
 import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from pipeline.neardup.cluster import UnionFind, link_buckets, part_jaccard, pick
 from pipeline.neardup.config import NearDupConfig
 from pipeline.neardup.lsh import LSHIndex
 from pipeline.neardup.minhash import MinHasher
-from pipeline.neardup.shingle import PART_SHIFT, ShingleConfig, hash_batch, normalize_text
+from pipeline.neardup.shingle import PART_SHIFT, hash_batch, normalize_text
 from pipeline.neardup.summary import cluster_summary
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -82,9 +83,16 @@ def key_parts(rec: Mapping[str, Any], cfg: NearDupConfig) -> tuple[list[str], in
 
 
 def numbers_fingerprint(text: str) -> int:
-    """A stable hash of the set of numbers in a text (0 when it has none)."""
-    nums = sorted(set(_NUMBER.findall(unicodedata.normalize("NFKC", text))))
-    return zlib.crc32("\x1f".join(nums).encode()) | (1 << 32) if nums else 0
+    """A stable hash of the set of numbers in a text (0 when it has none).
+
+    ``\\d`` matches any Unicode digit, so full-width numbers are found in the raw text;
+    only the (short) matches are normalised, which keeps this cheap on long outputs.
+    """
+    found = _NUMBER.findall(text)
+    if not found:
+        return 0
+    nums = sorted({unicodedata.normalize("NFKC", n) for n in found})
+    return zlib.crc32("\x1f".join(nums).encode()) | (1 << 32)
 
 
 def _signature_job(args: tuple) -> tuple:
@@ -131,6 +139,7 @@ class NearDupDetector:
         self.nkey = 0
         self.output_part = 0
         self.stats: dict[str, int] = {}
+        self.clusters: list[dict] = []
 
     def add(self, records: Sequence[Mapping[str, Any]], row_keys: Sequence[Any]) -> None:
         """Add records (canonical dicts) in input order; ``row_keys`` identify them in results."""
@@ -152,6 +161,8 @@ class NearDupDetector:
             self.numbers.append(numbers_fingerprint(out) if cfg.conflict_numbers else 0)
         base = len(self.ids) - len(docs)
         step = cfg.batch_size
+        if cfg.num_proc > 1:  # give every worker a share of this batch
+            step = max(1, min(step, -(-len(docs) // cfg.num_proc)))
         jobs = [(docs[i:i + step], self.nkey, cfg.shingle, cfg.num_perm, cfg.minhash_seed)
                 for i in range(0, len(docs), step)]
         results = self._map(jobs)
@@ -178,8 +189,9 @@ class NearDupDetector:
         self.index.insert((signed + base).tolist(), sigs[signed])
         for local in np.flatnonzero(key_counts == 0).tolist():
             self.no_shingle += 1
-            text = normalize_text("\x1f".join(docs[local][:self.nkey]))
-            if not text.replace("\x1f", ""):
+            # NUL keeps part boundaries (\x1f would be collapsed as whitespace).
+            text = normalize_text("\x00".join(docs[local][:self.nkey]))
+            if not text.replace("\x00", ""):
                 continue  # an all-empty key matches nothing
             doc = base + local
             first = self.fallback.setdefault(text, doc)
@@ -239,7 +251,7 @@ class NearDupDetector:
         for a, b in self.fallback_pairs:
             uf.union(a, b)
         out: dict[Any, Member] = {}
-        self.clusters: list[dict] = []
+        self.clusters = []
         for members in uf.groups().values():
             rep = pick_representative(members, self.cfg.representative, self.quality, self.output_len)
             conflicts = {m: self._conflict(rep, m) for m in members if m != rep}
@@ -259,5 +271,5 @@ class NearDupDetector:
         lsh = {"threshold": self.cfg.threshold, "num_perm": self.cfg.num_perm,
                "bands": self.index.bands, "rows": self.index.rows, "verify": self.cfg.verify,
                "key": self.cfg.key}
-        return cluster_summary(getattr(self, "clusters", []), len(self.ids), self.no_shingle,
+        return cluster_summary(self.clusters, len(self.ids), self.no_shingle,
                                {**lsh, **self.stats}, limit)

@@ -9,7 +9,7 @@ any band are exactly the documents ``MinHashLSH.query`` would return for each ot
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from datasketch import MinHashLSH
@@ -53,11 +53,34 @@ class LSHIndex:
         self.size = 0
 
     def insert(self, keys: Sequence[int], signatures: np.ndarray) -> None:
-        """Insert one batch; ``keys`` are unique ints (document numbers in input order)."""
-        with self.lsh.insertion_session(buffer_size=max(1, len(keys))) as session:
-            for key, sig in zip(keys, signatures):
-                session.insert(int(key), self.hasher.lean(sig), check_duplication=False)
-        self.size += len(keys)
+        """Insert one batch; ``keys`` are unique ints (document numbers in input order).
+
+        The first document goes through ``MinHashLSH.insert`` (which also records the
+        MinHash scheme); the rest are written to the same storage layer directly with
+        band keys cut from the whole batch at once. The bytes are exactly what
+        ``MinHashLSH`` computes per band (big-endian hash values), so the index is
+        the one datasketch would have built, without its per-band Python overhead.
+        """
+        n = len(keys)
+        if n == 0:
+            return
+        if self.size == 0:
+            self.lsh.insert(int(keys[0]), self.hasher.lean(signatures[0]), check_duplication=False)
+            keys, signatures = keys[1:], signatures[1:]
+            n -= 1
+            self.size += 1
+        swapped = signatures.astype(">u4")
+        band_keys = []
+        for lo, hi in self.lsh.hashranges:
+            blob = np.ascontiguousarray(swapped[:, lo:hi]).tobytes()
+            width = (hi - lo) * 4
+            band_keys.append([blob[k:k + width] for k in range(0, n * width, width)])
+        for k, key in enumerate(keys):
+            hs = [band[k] for band in band_keys]
+            self.lsh.keys.insert(int(key), *hs)
+            for h, table in zip(hs, self.lsh.hashtables):
+                table.insert(h, int(key))
+        self.size += n
 
     def query(self, signature: np.ndarray) -> list[int]:
         """Keys sharing at least one band with ``signature`` (datasketch's own query)."""
@@ -70,7 +93,7 @@ class LSHIndex:
         it), so the order depends only on the input order of the documents.
         """
         for table in self.lsh.hashtables:
-            for band_key in table.keys():
+            for band_key in table:  # a datasketch Storage iterates over its keys
                 members = table.get(band_key)
                 if len(members) > 1:
                     yield sorted(members)

@@ -3,16 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-# Size bins for the distribution; a cluster of size s falls in the first bin with hi >= s.
-_BINS = ((2, 2), (3, 3), (4, 5), (6, 10), (11, 100), (101, None))
 _SHOWN_MEMBERS = 20
-
-
-def _bin(size: int) -> str:
-    for lo, hi in _BINS:
-        if hi is None or size <= hi:
-            return str(lo) if lo == hi else (f"{lo}+" if hi is None else f"{lo}-{hi}")
-    raise AssertionError("unreachable")
 
 
 def cluster_summary(clusters: list[dict], records: int, no_shingle: int, index: dict,
@@ -26,7 +17,7 @@ def cluster_summary(clusters: list[dict], records: int, no_shingle: int, index: 
         index: LSH parameters and candidate counters.
         limit: How many largest and conflicting clusters to list.
     """
-    sizes = Counter(_bin(len(c["members"])) for c in clusters)
+    sizes = Counter(len(c["members"]) for c in clusters)
     ordered = sorted(clusters, key=lambda c: (-len(c["members"]), c["cluster"]))
     conflicting = [c for c in ordered if c["conflict"]]
 
@@ -40,7 +31,8 @@ def cluster_summary(clusters: list[dict], records: int, no_shingle: int, index: 
         "clusters": len(clusters),
         "records_in_clusters": in_clusters,
         "duplicates": sum(len(c["members"]) - 1 for c in clusters if not c["conflict"]),
-        "size_distribution": {label: sizes[label] for label in (_bin(lo) for lo, _ in _BINS) if sizes[label]},
+        # cluster size (as a string, JSON keys are strings) -> number of clusters
+        "size_distribution": {str(size): sizes[size] for size in sorted(sizes)},
         "largest": [show(c) for c in ordered[:limit]],
         "conflicting_clusters": len(conflicting),
         "conflicting": [show(c) for c in conflicting[:limit]],

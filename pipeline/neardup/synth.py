@@ -12,8 +12,7 @@ import random
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-_SYLLABLES = ("ka ri to ne su mi la po de an el or un is at ve ko ba chi ru mo ta le si ga "
-              "ne pa zo fu ly ex in qu ar ho ni we do ge bo ti ma ke so na vi pe ra lo").split()
+_SYLLABLES = ["ka", "ri", "to", "ne", "su", "mi", "la", "po", "de", "an", "el", "or", "un", "is", "at", "ve", "ko", "ba", "chi", "ru", "mo", "ta", "le", "si", "ga", "ne", "pa", "zo", "fu", "ly", "ex", "in", "qu", "ar", "ho", "ni", "we", "do", "ge", "bo", "ti", "ma", "ke", "so", "na", "vi", "pe", "ra", "lo"]
 _HANZI = ("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说"
           "产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使"
           "点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明"
@@ -95,9 +94,9 @@ def _variant(rng: random.Random, rec: dict, vocab: _Vocab, zh: bool, max_edits: 
         weights = [len(fields[k]) for k in names]
         k = rng.choices(names, weights=weights)[0]
         fields[k] = _edit(rng, fields[k], vocab, zh)
-    for k in fields:
-        if fields[k] and rng.random() < 0.5:
-            fields[k] = _noise(rng, fields[k], zh)
+    for k, text in fields.items():
+        if text and rng.random() < 0.5:
+            fields[k] = _noise(rng, text, zh)
     return fields
 
 

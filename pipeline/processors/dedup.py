@@ -12,7 +12,8 @@ gives the same verdicts. Rows are identified by ``(source file, index, id)``.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 from pipeline.neardup.config import NearDupConfig
 from pipeline.neardup.detector import Member, NearDupDetector
@@ -33,7 +34,8 @@ class Dedup(Stage):
     name = "dedup"
     is_global = True
     #: What fit reads: the key texts, where a row came from, and scores for the representative.
-    fit_columns = ["id", "source", "system", "history", "instruction", "input", "output", "scores"]
+    fit_columns: ClassVar[tuple[str, ...]] = (
+        "id", "source", "system", "history", "instruction", "input", "output", "scores")
 
     def __init__(self, rules=None, seed: int = 0):
         super().__init__(rules, seed)
@@ -63,18 +65,19 @@ class Dedup(Stage):
             for row in iter_rows(batch):
                 rid, src = row["id"], row["source"] or {}
                 key = row_key(rid, src)
-                if exact_on and rid in first:
-                    # Rows without a distinct source position cannot be told apart from
-                    # the first occurrence; never risk dropping both.
-                    if first[rid] != f"{src.get('file', '')}#{src.get('index', '')}":
-                        dupes[key] = rid
-                        continue
+                # Rows without a distinct source position cannot be told apart from
+                # the first occurrence; never risk dropping both.
+                if exact_on and rid in first and first[rid] != f"{src.get('file', '')}#{src.get('index', '')}":
+                    dupes[key] = rid
+                    continue
                 first.setdefault(rid, f"{src.get('file', '')}#{src.get('index', '')}")
                 live.append(row)
                 keys.append(key)
             if detector is not None:
                 detector.add(live, keys)
-        self.first, self.dupes = first, dupes
+        # Keep "where" only for ids that have duplicates: this object is pickled to every worker.
+        self.first = {rid: first[rid] for rid in set(dupes.values())}
+        self.dupes = dupes
         if detector is not None:
             self.members = detector.finish()
             self.near_summary = detector.summary()

@@ -104,3 +104,22 @@ def test_default_rules_are_valid():
     from pipeline.config import stage_rules
 
     assert NearDupConfig.from_rules(stage_rules("dedup")["near"]).problems() == []
+
+
+def test_batch_insert_builds_the_index_datasketch_would_build():
+    rng = np.random.default_rng(3)
+    mh = MinHasher(64, 1)
+    hashes = rng.integers(0, 2**62, size=400, dtype=np.uint64)
+    sig = mh.signatures(hashes, np.arange(0, 401, 20))
+    ours = LSHIndex(mh, threshold=0.5)
+    ours.insert(list(range(10)), sig[:10])
+    ours.insert(list(range(10, 20)), sig[10:])
+    ref = LSHIndex(mh, threshold=0.5)
+    for i in range(20):
+        ref.lsh.insert(i, mh.lean(sig[i]))
+    def tables(index):
+        return [{h: set(t.get(h)) for h in t} for t in index.lsh.hashtables]
+
+    assert tables(ours) == tables(ref)
+    assert {k: ours.lsh.keys.get(k) for k in range(20)} == {k: ref.lsh.keys.get(k) for k in range(20)}
+    assert 5 in ours.lsh and ours.query(sig[5]) == ref.query(sig[5])

@@ -2,17 +2,25 @@
 from __future__ import annotations
 
 import random
+import unicodedata
 
 import numpy as np
 import pytest
 
 from pipeline.neardup.shingle import (
-    PART_SHIFT, ShingleConfig, hash_batch, normalize_text, reference_shingles, units_of,
+    PART_SHIFT,
+    ShingleConfig,
+    fold_codepoints,
+    fold_table,
+    hash_batch,
+    normalize_text,
+    reference_shingles,
+    units_of,
 )
 
 
-def hset(*parts: str, cfg: ShingleConfig = ShingleConfig()) -> set[int]:
-    return set(hash_batch([tuple(parts)], cfg).doc(0).tolist())
+def hset(*parts: str, cfg: ShingleConfig | None = None) -> set[int]:
+    return set(hash_batch([tuple(parts)], cfg or ShingleConfig()).doc(0).tolist())
 
 
 @pytest.mark.parametrize("a,b", [
@@ -119,3 +127,30 @@ def test_slicing_does_not_change_results():
 def test_normalize_text_keeps_punctuation_for_the_exact_fallback():
     assert normalize_text("  ？？？ ") == "???"
     assert normalize_text("???") != normalize_text("!!!")
+
+
+def _nfkc_casefold(text: str) -> list[int]:
+    return [ord(c) for c in unicodedata.normalize("NFKC", text).casefold()]
+
+
+def test_fast_fold_equals_nfkc_casefold_on_random_unicode():
+    rng = random.Random(9)
+    pool = [c for c in range(0x30000) if not 0xD800 <= c <= 0xDFFF]
+    simple = [c for c in pool if fold_table()[c] != 0xFFFFFFFF]
+    for _ in range(3000):
+        text = "".join(chr(rng.choice(pool)) for _ in range(rng.randint(1, 8)))
+        assert fold_codepoints(text).tolist() == _nfkc_casefold(text), [hex(ord(c)) for c in text]
+        # Texts of table-only characters must take the fast path and still be exact.
+        text = "".join(chr(rng.choice(simple)) for _ in range(rng.randint(1, 8)))
+        assert fold_table()[[ord(c) for c in text]].tolist() == _nfkc_casefold(text), [hex(ord(c)) for c in text]
+
+
+@pytest.mark.parametrize("text", ["Ｈｅｌｌｏ，世界。", "Straße ΣΑΣ", "ﬁle ½ ①", "e\u0301 ＡＢ", "ㅎㅏ 한", "Ⅻ㎏"])
+def test_fold_handles_compatibility_and_composition(text):
+    assert fold_codepoints(text).tolist() == _nfkc_casefold(text)
+
+
+def test_fold_renormalises_only_runs_with_complex_characters():
+    parts = ["Ｈｅｌｌｏ", "½ cup …", "", "e\u0301", "世界，你好"]
+    text = "\x00".join(parts)
+    assert fold_codepoints(text).tolist() == _nfkc_casefold(text)

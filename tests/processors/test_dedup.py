@@ -28,11 +28,11 @@ def run(records: list[dict], near: dict | None = None, checks: dict | None = Non
 
 
 EN_BASE = ("Give three tips for staying healthy.",
-           "1. Eat a balanced diet with plenty of fruits and vegetables. 2. Exercise regularly to keep "
-           "your body active and strong. 3. Get enough sleep every night so that you wake up rested.")
+           ("1. Eat a balanced diet with plenty of fruits and vegetables. 2. Exercise regularly to keep "
+            "your body active and strong. 3. Get enough sleep every night so that you wake up rested."))
 ZH_BASE = ("请简单介绍一下长城的历史。",
-           "长城是中国古代的军事防御工程，始建于春秋战国时期。秦始皇统一六国后，把各国修筑的长城连接起来，"
-           "明朝时又进行了大规模的修缮和扩建，形成了今天我们看到的样子。")
+           ("长城是中国古代的军事防御工程，始建于春秋战国时期。秦始皇统一六国后，把各国修筑的长城连接起来，"
+            "明朝时又进行了大规模的修缮和扩建，形成了今天我们看到的样子。"))
 
 
 def test_exact_duplicates_are_dropped_naming_the_first():
@@ -55,7 +55,7 @@ def test_exact_duplicates_are_dropped_naming_the_first():
 ])
 def test_english_near_duplicates_are_found(variant):
     records = [rec(0, *EN_BASE), rec(1, *variant), rec(2, "Name a primary color.", "Red.")]
-    proc, out, v = run(records)
+    _, out, v = run(records)
     long_first = len(records[0]["output"]) >= len(records[1]["output"])
     rep, dup = (0, 1) if long_first else (1, 0)
     assert v[dup].keep is False and v[dup].reason == "dedup_near"
@@ -134,7 +134,7 @@ def test_short_texts_fall_back_to_exact_matching_and_never_match_everything():
     records = [rec(0, "???", "!!!"), rec(1, "  ？？？", "！！！"), rec(2, "...", "!!!"),
                rec(3, "😀", "🎉"), rec(4, "😀😀", "🎉"), rec(5, "", "—"), rec(6, "", "–"),
                rec(7, "Hi", "Hello"), rec(8, "hi!", "HELLO"), rec(9, "Hi", "Bye")]
-    proc, out, v = run(records)
+    proc, _, v = run(records)
     reasons = [x.reason for x in v]
     # 0/1 match after width/space folding; 7/8 match (one shingle per part, equal).
     # Outputs have equal lengths, so the first of each pair is the representative.
@@ -175,7 +175,7 @@ def test_summary_reports_clusters_sizes_and_largest():
 def test_recall_and_precision_on_planted_duplicates():
     corpus = make_corpus(900, seed=2)
     assert len(corpus.records) > 1200
-    proc, out, v = run(corpus.records, batches=3)
+    _, out, v = run(corpus.records, batches=3)
     precision, recall = pair_scores(corpus.groups, out["cluster"])
     assert recall >= 0.95, recall
     assert precision >= 0.95, precision
@@ -201,7 +201,7 @@ def test_deterministic_across_runs_batches_and_signature_workers():
 
 def test_process_is_worker_independent_and_picklable():
     corpus = make_corpus(60, seed=5)
-    proc, out, v = run(corpus.records)
+    proc, _, v = run(corpus.records)
     clone = pickle.loads(pickle.dumps(proc))
     half = len(corpus.records) // 2
     # Two "workers" each seeing half of the rows give the same verdicts as one.
@@ -233,6 +233,7 @@ def test_validate_rules_reports_bad_settings():
     assert Dedup.validate_rules(stage_rules("dedup")) == []
 
 
+@pytest.mark.slow
 def test_engine_output_is_identical_for_num_proc_1_and_2(tmp_path):
     """End to end through the local engine: fit once, process in 1 or 2 workers."""
     import json
