@@ -45,6 +45,10 @@ def read_yaml(path: Path | str) -> Any:
         raise ConfigError(f"{p}: file not found") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{p}: not valid YAML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a folder, not a YAML file") from None
 
 
 def stage_rules(name: str) -> dict:

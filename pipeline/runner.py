@@ -62,8 +62,12 @@ def _stages(cfg: RunConfig, only: Sequence[str] | None) -> list[str]:
     return [s for s in cfg.stages if s in only] + [s for s in only if s not in cfg.stages]
 
 
-def _rules_for(cfg: RunConfig, stage: str, eval_sets: list[str]) -> dict:
+def _rules_for(cfg: RunConfig, stage: str, eval_sets: list[str], num_proc: int = 1) -> dict:
+    """A stage's resolved rules plus what the run adds (val ratio, eval sets, worker count)."""
     rules = dict(cfg.rules.get(stage) or config_mod.stage_rules(stage))
+    if stage == "dedup" and num_proc > 1:
+        # Signature computation inside dedup's fit uses the same worker count; results are identical.
+        rules["near"] = {**(rules.get("near") or {}), "num_proc": num_proc}
     if stage == "split":
         rules["val_ratio"] = cfg.val_ratio
     if stage == "decontam":
@@ -184,7 +188,7 @@ def prepare(inputs: Sequence[str] | None, *, config=None, out: str | Path = "out
     evals = list(cfg.eval_sets) + list(eval_sets or [])
     procs = {}
     for s in stages:  # build every processor up front: config errors surface before any work
-        procs[s] = registry.create(s, _rules_for(cfg, s, evals), cfg.seed)
+        procs[s] = registry.create(s, _rules_for(cfg, s, evals, num_proc), cfg.seed)
     paths, path_errors = expand_inputs([str(p) for p in (inputs or [_default_input()])])
     if not paths:
         msgs = "; ".join(f"{e.file}: {e.message}" for e in path_errors) or "no input files"
@@ -225,6 +229,11 @@ def ingest_step(plan: Plan, progress: bool, timings: dict) -> dict:
         rej.close()
         for e in plan.path_errors:
             errors.insert(0, e.as_dict())
+        if errors and not any(i["records"] for i in inputs_info):
+            # Nothing could be read at all: a fatal error, and nothing is left behind.
+            _discard(plan)
+            raise NoInputError("no readable input:\n" + "\n".join(
+                f"  {e['file']}{':' + str(e['line']) if e.get('line') else ''}: {e['message']}" for e in errors[:20]))
         ing = {"stages": ["ingest"], "files": [str(work_file)], "inputs": inputs_info, "errors": errors,
                "reasons": reasons, "reject_files": [str(p) for p in rej.files]}
         state["done"] = [ing]
@@ -233,6 +242,14 @@ def ingest_step(plan: Plan, progress: bool, timings: dict) -> dict:
     for e in ing["errors"]:
         plan.emit({"event": "input_error", **e})
     return ing
+
+
+def _discard(plan: Plan) -> None:
+    """Remove the work folder, and the output folder when this run created it empty."""
+    shutil.rmtree(plan.work, ignore_errors=True)
+    out = plan.work.parent
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
 
 
 def ingest_funnel(ing: dict, live: int) -> dict:

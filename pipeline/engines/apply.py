@@ -14,9 +14,9 @@ from pipeline.record import FIELDS
 
 def apply_batch(batch: dict, proc, stage: str) -> dict:
     """Run ``proc`` on the live rows of an engine batch; return the updated batch."""
-    if not getattr(proc, "_ready", False):
+    if not getattr(proc, "_setup_done", False):
         proc.setup()
-        proc._ready = True
+        proc._setup_done = True
     live = [i for i, s in enumerate(batch["_stage"]) if not s]
     if not live:
         return batch

@@ -76,9 +76,9 @@ class StageActor:
     def __init__(self, chain: list):
         for _, proc in chain:
             # apply_batch's own once-only guard, run eagerly: setup() happens at actor start.
-            if not getattr(proc, "_ready", False):
+            if not getattr(proc, "_setup_done", False):
                 proc.setup()
-                proc._ready = True
+                proc._setup_done = True
         self.chain = chain
 
     def __call__(self, table: pa.Table) -> pa.Table:
