@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.diversity.text import list_items, units
+from pipeline.diversity.text import list_items, lowercase_safe, units
 
 _CODE_BLOCK = re.compile(r"```")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s|^\s*\*\*[^*\n]{2,60}\*\*\s*$", re.MULTILINE)
@@ -45,8 +45,10 @@ def _log_sat(x: float, full: float) -> float:
 
 
 def _rx(block: Mapping[str, Any] | None) -> list[re.Pattern]:
+    # Matched against lowercased text; IGNORECASE (slow) only for patterns with uppercase literals.
     block = block or {}
-    return [re.compile(p, re.IGNORECASE) for p in (block.get("en") or []) + (block.get("zh") or [])]
+    return [re.compile(p, 0 if lowercase_safe(p) else re.IGNORECASE)
+            for p in (block.get("en") or []) + (block.get("zh") or [])]
 
 
 def complexity_problems(cfg: Mapping[str, Any]) -> list[str]:
@@ -100,8 +102,9 @@ class ComplexityScorer:
         """
         f = self.full
         n_instr = units(instruction) + units(input_) / 2
-        n_cons = sum(len(rx.findall(instruction)) for rx in self._constraints) + requirements
-        n_reason = sum(1 for rx in self._reasoning if rx.search(instruction))
+        low = instruction.lower()
+        n_cons = sum(len(rx.findall(low)) for rx in self._constraints) + requirements
+        n_reason = sum(1 for rx in self._reasoning if rx.search(low))
         n_out = units(output)
         n_struct = list_items(output) + len(_CODE_BLOCK.findall(output)) // 2 + len(_HEADING.findall(output))
         terms = {

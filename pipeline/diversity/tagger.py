@@ -15,7 +15,7 @@ from pipeline.diversity.complexity import ComplexityScorer
 from pipeline.diversity.domain import DomainTagger
 from pipeline.diversity.task import TaskClassifier
 from pipeline.diversity.text import guess_lang
-from pipeline.diversity.verbobj import VerbObject, init_jieba
+from pipeline.diversity.verbobj import VerbObject
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ class Tagger:
     """Compiled classifiers of the stage; build once per worker (in ``setup``)."""
 
     def __init__(self, rules: Mapping[str, Any], taxonomy: Mapping[str, Any]):
-        init_jieba()
+        # jieba is loaded lazily by the verb-object tagger on the first Chinese
+        # instruction (it is only needed there); an English corpus never pays for it.
         self.tasks = TaskClassifier(taxonomy)
         dom = rules.get("domain") or {}
         self.domains = DomainTagger(taxonomy.get("domains") or {}, int(dom.get("min_hits", 1)),

@@ -2,7 +2,10 @@
 
 Every cue rule of ``rules/taxonomy.yaml`` whose pattern matches adds its weight to
 its task; structural cues (multi-turn history, a refusal response type, question
-form with or without an input, the output's shape) add theirs. The heaviest task
+form with or without an input, the output's shape) add theirs, and so do grounded
+cues on how the output uses a given input (pipeline/diversity/grounding.py: a list
+of items found in the input, sentences lifted verbatim, a condensed paraphrase, a
+short fact). The heaviest task
 wins, ties going to the task listed first in the taxonomy. The result names the
 rule that decided it, so every tag can be explained.
 """
@@ -13,9 +16,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.diversity.text import list_items, units
+from pipeline.diversity.grounding import Grounding, measure
+from pipeline.diversity.text import comma_items, list_items, lowercase_safe, units
 
 FIELDS = ("instruction", "input", "output", "prompt")
+GROUNDING = tuple(Grounding.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class _Grounded:
+    """A cue on how the output uses the input: every ``min`` / ``max`` bound must hold."""
+
+    id: str
+    task: str
+    weight: float
+    min: tuple[tuple[str, float], ...]
+    max: tuple[tuple[str, float], ...]
+
+    def holds(self, g: Grounding) -> bool:
+        return all(getattr(g, k) >= v for k, v in self.min) and all(getattr(g, k) <= v for k, v in self.max)
 
 
 @dataclass(frozen=True)
@@ -40,10 +59,18 @@ class _Rule:
 
 
 def _compile(patterns: list[str]) -> re.Pattern | None:
+    """One alternation of ``patterns``, matched against lowercased text.
+
+    Case-insensitive matching is about twice as slow in Python's ``re`` as plain
+    matching, so the classifier lowercases each field once and compiles patterns
+    without IGNORECASE. A pattern with an uppercase literal (which lowercased text
+    could never match) keeps IGNORECASE, so the result is the same either way.
+    """
     pats = [p for p in patterns if p]
     if not pats:
         return None
-    return re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)
+    src = "|".join(f"(?:{p})" for p in pats)
+    return re.compile(src, 0 if lowercase_safe(src) else re.IGNORECASE)
 
 
 def taxonomy_problems(tax: Mapping[str, Any]) -> list[str]:
@@ -68,6 +95,16 @@ def taxonomy_problems(tax: Mapping[str, Any]) -> list[str]:
     for key, cue in (tax.get("structure") or {}).items():
         if cue.get("task") not in names:
             probs.append(f"taxonomy structure {key}: unknown task {cue.get('task')!r}")
+    for cue in (tax.get("grounded") or {}).get("cues") or []:
+        cid = cue.get("id", "?")
+        if cue.get("task") not in names:
+            probs.append(f"taxonomy grounded cue {cid}: unknown task {cue.get('task')!r}")
+        for bound in ("min", "max"):
+            for k, v in (cue.get(bound) or {}).items():
+                if k not in GROUNDING:
+                    probs.append(f"taxonomy grounded cue {cid}: {bound}.{k} is not one of {', '.join(GROUNDING)}")
+                elif not isinstance(v, (int, float)):
+                    probs.append(f"taxonomy grounded cue {cid}: {bound}.{k} must be a number")
     return probs
 
 
@@ -92,6 +129,16 @@ class TaskClassifier:
         self.fallback = dict(tax.get("fallback") or {})
         self.saturation = float(tax.get("confidence_saturation", 3.0))
         self.scan_chars = int(tax.get("scan_chars", 2000))
+        # Output cues (code, a letter's salutation, verse) show in the first lines.
+        self.output_scan_chars = int(tax.get("output_scan_chars", self.scan_chars))
+        g = tax.get("grounded") or {}
+        self.grounding_chars = int(g.get("scan_chars", self.scan_chars))
+        self.sentence_overlap = float(g.get("sentence_overlap", 0.4))
+        self.grounded = [
+            _Grounded(c["id"], c["task"], float(c.get("weight", 1.0)),
+                      tuple((k, float(v)) for k, v in (c.get("min") or {}).items()),
+                      tuple((k, float(v)) for k, v in (c.get("max") or {}).items()))
+            for c in g.get("cues") or []]
 
     def _cue(self, name: str) -> dict | None:
         return self.structure.get(name)
@@ -115,8 +162,10 @@ class TaskClassifier:
         has_input = bool(input_.strip())
         # Cues show early; scanning megabyte outputs for them costs time and finds nothing new.
         cut = self.scan_chars
-        texts = {"instruction": instruction[:cut], "input": input_[:cut], "output": output[:cut],
-                 "prompt": "\n".join(p[:cut] for p in (system, instruction, input_) if p)}
+        # Lowercased once: patterns are compiled for lowercased text (see _compile).
+        texts = {"instruction": instruction[:cut].lower(), "input": input_[:cut].lower(),
+                 "output": output[:self.output_scan_chars].lower()}
+        texts["prompt"] = "\n".join(t for t in (system[:cut].lower(), texts["instruction"], texts["input"]) if t)
         score: dict[str, float] = {}
         best: dict[str, tuple[float, str, str]] = {}  # task -> (weight, rule id, subtype)
 
@@ -131,7 +180,7 @@ class TaskClassifier:
             text = texts[r.field]
             if text and r.regex.search(text):
                 add(r.task, r.weight, r.id, r.subtype)
-        self._structural(add, instruction, input_, output, has_input, history_len, response_type)
+        self._structural(add, texts["instruction"], input_, output, has_input, history_len, response_type)
 
         if not score:
             fb = self.fallback
@@ -167,11 +216,16 @@ class TaskClassifier:
         items = list_items(output)
         if items < 3 and 0 < out_units <= 50:
             # A short comma-separated enumeration counts as a list too.
-            items = max(items, len([p for p in re.split(r"[,，、;；]", output) if p.strip()]))
+            items = max(items, comma_items(output))
         name = "list_output_with_input" if has_input else "list_output_without_input"
         cue = self._cue(name)
         if cue and items >= int(cue.get("min_items", 3)):
             add(cue["task"], float(cue["weight"]), f"structure:{name}")
+        if has_input and out_units and self.grounded:
+            g = measure(input_, output, self.grounding_chars, self.sentence_overlap)
+            for c in self.grounded:
+                if c.holds(g):
+                    add(c.task, c.weight, f"grounded:{c.id}")
         if has_input:
             cue = self._cue("short_output_with_input")
             if cue and 0 < out_units <= int(cue.get("max_output_units", 30)):

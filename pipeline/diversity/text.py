@@ -40,9 +40,46 @@ def list_items(text: str) -> int:
     return len(_LIST_LINE.findall(text)) if text else 0
 
 
+_ITEM_SEP = re.compile(r"[,，、;；]")
+
+
+def comma_items(text: str, max_units: int = 4) -> int:
+    """Number of parts of a comma/semicolon enumeration ("red, green, blue"; "吉他、长笛").
+
+    Prose with a few commas is not a list, so parts longer than ``max_units`` on
+    average give 0.
+    """
+    parts = [p for p in _ITEM_SEP.split(text) if p.strip()]
+    if len(parts) < 2 or sum(units(p) for p in parts) > max_units * len(parts):
+        return 0
+    return len(parts)
+
+
 def first_sentence(text: str, limit: int = 120) -> str:
     """The first sentence (or line) of ``text``, at most ``limit`` characters."""
     text = text.strip()
     m = re.search(r"[.!?。！？\n]", text)
     cut = text[: m.start() + 1] if m and m.start() > 0 else text
     return cut[:limit]
+
+
+def lowercase_safe(pattern: str) -> bool:
+    """True when ``pattern`` has no uppercase literal, so matching it case-sensitively
+    against lowercased text equals matching it case-insensitively against the text.
+
+    Escapes (``\\W``, ``\\S``, ``\\N{...}``) are skipped: their letters are not literals.
+    """
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            if pattern.startswith("N{", i + 1):
+                end = pattern.find("}", i)
+                i = end + 1 if end > 0 else n
+            else:
+                i += 2
+            continue
+        if c != c.lower():
+            return False
+        i += 1
+    return True

@@ -3,8 +3,10 @@
 A global stage. ``fit`` tags every live row in the main process (input order),
 measures the distributions and, only when ``balance.enabled`` is set, plans which
 rows to drop as ``diversity_over_quota`` (and which to copy when upsampling).
-``process`` tags rows the same way in the workers and applies that plan. Injected
-rows are never dropped.
+``process`` applies that plan in the workers. Tagging is the stage's whole cost, so
+``fit`` keeps every row's tags in a compact id-keyed cache (pipeline/diversity/cache.py)
+that travels with the pickled stage; ``process`` re-tags only rows whose id ``fit``
+did not see (e.g. when it is called without ``fit``). Injected rows are never dropped.
 
 Upsampled copies: the engine can only add rows through ``inject()``, and the
 manifest invariant ``read = curated + rejected - injected`` must hold, so copies
@@ -19,6 +21,7 @@ import hashlib
 from collections.abc import Iterable
 
 from pipeline.diversity.balance import Plan, Row, balance_problems, plan
+from pipeline.diversity.cache import TagCache, digest
 from pipeline.diversity.complexity import complexity_problems
 from pipeline.diversity.domain import domain_problems
 from pipeline.diversity.measure import Profile
@@ -51,6 +54,8 @@ class Diversity(Stage):
         # id digest (bytes) -> cell index into self.cells; compact for large corpora.
         self.drops: dict[bytes, int] = {}
         self.cells: list[tuple[str, int]] = []
+        # Tags computed in fit(), reused by process(); empty until fit() runs.
+        self.cache = TagCache()
         self._copies: list[dict] = []
         self._summary: dict = {}
 
@@ -90,9 +95,11 @@ class Diversity(Stage):
         kept_tags: list[Tags] = []
         records: list[dict] = []
         keys = list(bal.get("quality_keys") or [])
+        cache = TagCache()
         for batch in batches:
             for rec in iter_rows(batch):
                 t = self._tags(rec)
+                cache.add(rec["id"], t)
                 before.add(t.task, t.lang, t.domain, t.bucket, t.verb, t.obj, rec.get("cluster") or "")
                 if bal.get("enabled"):
                     scores = rec.get("scores") or {}
@@ -102,6 +109,8 @@ class Diversity(Stage):
                     kept_tags.append(t)
                     if (bal.get("upsample") or {}).get("enabled"):
                         records.append(rec)
+        cache.freeze()
+        self.cache = cache
         m = self.rules.get("measure") or {}
         top = (int(m.get("top_pairs", 30)), int(m.get("top_verbs", 20)))
         self._summary = {"enabled": bool(bal.get("enabled")), "before": before.summary(*top)}
@@ -109,7 +118,7 @@ class Diversity(Stage):
             return
         p: Plan = plan(rows, dims, bal, self.seed)
         self.cells = p.cells
-        self.drops = {_digest(rows[i].id): c for i, c in p.drop.items()}
+        self.drops = {digest(rows[i].id): c for i, c in p.drop.items()}
         after = self._profile()
         dropped = set(p.drop)
         for i, t in enumerate(kept_tags):
@@ -130,8 +139,10 @@ class Diversity(Stage):
 
     def process(self, batch: Batch) -> tuple[Batch, list[Verdict]]:
         verdicts: list[Verdict] = []
+        ids = batch.get("id") or []
+        cached = self.cache.get(ids) if len(self.cache) else [None] * len(ids)
         for i, rec in enumerate(iter_rows(batch)):
-            t = self._tags(rec)
+            t = cached[i] or self._tags(rec)
             batch["task"][i], batch["domain"][i], batch["complexity"][i] = t.task, t.domain, t.bucket
             meta = dict(rec.get("meta") or {})
             meta["task_rule"] = t.task_rule
@@ -140,7 +151,7 @@ class Diversity(Stage):
             meta["verb_object"] = [t.verb, t.obj] if t.verb else []
             batch["meta"][i] = meta
             scores = {"complexity": t.complexity, "task_confidence": t.task_confidence}
-            cell = self.drops.get(_digest(rec["id"])) if self.drops else None
+            cell = self.drops.get(digest(rec["id"])) if self.drops else None
             if cell is not None and rec.get("origin") != "injected":
                 name, quota = self.cells[cell]
                 verdicts.append(Verdict(keep=False, reason=REASON, scores=scores,
@@ -148,14 +159,6 @@ class Diversity(Stage):
             else:
                 verdicts.append(Verdict(scores=scores))
         return batch, verdicts
-
-
-def _digest(rid: str) -> bytes:
-    # Record ids are hex digests; store them as bytes (half the size). Anything else is hashed.
-    try:
-        return bytes.fromhex(rid)
-    except ValueError:
-        return hashlib.blake2b(rid.encode("utf-8"), digest_size=12).digest()
 
 
 def _copy(rec: dict, k: int) -> dict:
