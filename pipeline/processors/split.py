@@ -15,6 +15,12 @@ from pipeline.record import Batch, Verdict, prompt_text
 from pipeline.registry import register
 
 
+def split_key(rid: str, meta: dict | None) -> str:
+    """What decides the side: the record id, or for an upsampled copy the id it was copied from,
+    so copies always land beside their original."""
+    return (meta or {}).get("upsampled_from") or rid
+
+
 def side(rid: str, seed: int, val_ratio: float) -> str:
     """'validation' for a stable ``val_ratio`` share of ids, else 'train'."""
     if val_ratio <= 0:
@@ -29,7 +35,7 @@ class Split(Stage):
 
     name = "split"
     is_global = True
-    fit_columns = ["id", "system", "history", "instruction", "input"]
+    fit_columns = ["id", "system", "history", "instruction", "input", "meta"]
 
     def __init__(self, rules=None, seed: int = 0):
         super().__init__(rules, seed)
@@ -56,14 +62,15 @@ class Split(Stage):
         for b in batches:
             for i, rid in enumerate(b["id"]):
                 rec = {k: b[k][i] for k in ("system", "history", "instruction", "input")}
-                rows.append((rid, prompt_text(rec), side(rid, self.seed, self.val_ratio)))
+                key = split_key(rid, b["meta"][i])
+                rows.append((key, prompt_text(rec), side(key, self.seed, self.val_ratio)))
         groups = cross_split_groups(rows, float(hyg.get("threshold", 0.8)))
         self.groups = len(groups)
         for group in groups:
             # The whole group goes to train: the validation set must stay unseen.
-            for rid in group:
-                if side(rid, self.seed, self.val_ratio) != "train":
-                    self.moved[rid] = "train"
+            for key in group:
+                if side(key, self.seed, self.val_ratio) != "train":
+                    self.moved[key] = "train"
 
     def summary(self) -> dict:
         return {"val_ratio": self.val_ratio, "split_cross_leak_groups": self.groups,
@@ -73,7 +80,8 @@ class Split(Stage):
         out = []
         for i, rid in enumerate(batch["id"]):
             meta = dict(batch["meta"][i] or {})
-            meta["split"] = self.moved.get(rid) or side(rid, self.seed, self.val_ratio)
+            key = split_key(rid, meta)
+            meta["split"] = self.moved.get(key) or side(key, self.seed, self.val_ratio)
             batch["meta"][i] = meta
-            out.append(Verdict(flags=("split_cross_leak",) if rid in self.moved else ()))
+            out.append(Verdict(flags=("split_cross_leak",) if key in self.moved else ()))
         return batch, out

@@ -18,3 +18,15 @@ def test_process_sets_meta_split():
     splits = [m["split"] for m in out["meta"]]
     assert set(splits) == {"train", "validation"}
     assert all(v.keep for v in verdicts)
+
+
+def test_upsampled_copies_land_beside_their_original():
+    orig = [new_record(instruction=f"Q{i}?", output="A.") for i in range(300)]
+    copies = [new_record(instruction=r["instruction"], output=r["output"], id=f"{r['id']}-copy",
+                         origin="injected", meta={"upsampled_from": r["id"], "copy": 1}) for r in orig]
+    p = Split({"val_ratio": 0.3, "hygiene": {"enabled": False}}, seed=5)
+    p.fit([from_rows(orig + copies)])
+    out, _ = p.process(from_rows(orig + copies))
+    sides = [m["split"] for m in out["meta"]]
+    assert sides[:300] == sides[300:]
+    assert "validation" in sides
