@@ -394,7 +394,7 @@ def nasty(tmp_path_factory):
 def test_nasty_folder_finishes_with_exit_2_and_keeps_every_record(nasty):
     root, exp, summary, out = nasty
     assert summary.exit_code == 2  # some input could not be read, the rest was curated
-    curated, rejects, manifest = check_invariants(out)
+    _curated, _rejects, manifest = check_invariants(out)
     paths = [i["path"] for i in manifest["inputs"]]
     assert len(paths) == len(set(paths)), "a file named twice (or via a symlink) is read once"
     assert not any("/sub/" in p for p in paths), "symlink loop or symlinked copy was walked"
@@ -569,8 +569,8 @@ def test_num_proc_1_and_2_give_identical_outputs(nasty, tmp_path):
 
 def _words(n_chars: int, seed: int) -> str:
     rng = random.Random(seed)
-    vocab = ("the of sea river mountain light data model record value system people water city "
-             "history north south bridge garden winter").split()
+    vocab = ["the", "of", "sea", "river", "mountain", "light", "data", "model", "record", "value", "system",
+             "people", "water", "city", "history", "north", "south", "bridge", "garden", "winter"]
     out, size = [], 0
     while size < n_chars:
         w = rng.choice(vocab)
@@ -604,7 +604,7 @@ def test_10mb_output_and_10mb_instruction(tmp_path):
         else:
             assert len(r["output"]) + len(r["instruction"]) >= BIG_MB * 1_000_000
     if CHECK.exists():  # the shared checker, when this checkout has it
-        res = subprocess.run([sys.executable, str(CHECK), str(out)], capture_output=True, text=True)
+        res = subprocess.run([sys.executable, str(CHECK), str(out)], capture_output=True, text=True, check=False)
         assert res.returncode == 0, res.stdout + res.stderr
 
 

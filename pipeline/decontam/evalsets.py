@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.io.encoding import SNIFF_BYTES, detect
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 
@@ -64,10 +65,13 @@ def _kind(f: Path) -> str | None:
 
 
 def _read_text(f: Path) -> str:
+    """The file's text in the encoding the readers detect (UTF-8/16/32, BOM, GBK/GB18030):
+    Chinese benchmarks are often published as GBK CSV. Undecodable bytes still raise."""
     data = f.read_bytes()
     if f.name.lower().endswith(".gz"):
         data = gzip.decompress(data)
-    return data.decode("utf-8-sig")
+    encoding = detect(data[:SNIFF_BYTES], complete=len(data) <= SNIFF_BYTES)
+    return data.decode(encoding).lstrip("\ufeff")
 
 
 def read_rows(f: Path) -> list[dict]:
@@ -89,6 +93,8 @@ def read_rows(f: Path) -> list[dict]:
             rows = _json_rows(text) if kind == ".json" else _jsonl_rows(text, f)
     except (OSError, ValueError, UnicodeDecodeError, EOFError) as e:
         raise ConfigError(f"eval_sets: {f}: cannot read: {e}") from None
+    except RecursionError:  # the stdlib JSON parser recurses once per nesting level
+        raise ConfigError(f"eval_sets: {f}: cannot read: JSON nested too deeply") from None
     return [{str(k).strip().lower(): v for k, v in r.items()} for r in rows if isinstance(r, dict)]
 
 
@@ -152,14 +158,31 @@ def _first_instance(row: dict) -> str:
 
 def load_eval_sets(paths: Iterable[str | Path], question_keys: Sequence[str],
                    option_keys: Sequence[str]) -> list[EvalItem]:
-    """Every item of every eval file under ``paths``, in a stable order."""
+    """Every item of every eval file under ``paths``, in a stable order.
+
+    Raises:
+        ConfigError: listing every path or file that cannot be read, not just the first.
+    """
     qk = [k.lower() for k in question_keys]
     ok = [k.lower() for k in option_keys]
     items: list[EvalItem] = []
+    problems: list[str] = []
     for path in paths:
-        for name, f in eval_files(path):
-            for i, row in enumerate(read_rows(f)):
+        try:
+            files = eval_files(path)
+        except ConfigError as e:
+            problems += e.problems
+            continue
+        for name, f in files:
+            try:
+                rows = read_rows(f)
+            except ConfigError as e:
+                problems += e.problems
+                continue
+            for i, row in enumerate(rows):
                 views = row_views(row, qk, ok)
                 if views:
                     items.append(EvalItem(name, i, views))
+    if problems:
+        raise ConfigError(problems)
     return items

@@ -142,7 +142,16 @@ class Extractor:
             system: The system prompt.
             input_text: Alpaca input / Dolly context; scanned only when short, because long
                 inputs are data ("three reasons" inside an article is not a request).
+                For the same reason only the first and last ``scan_instruction_edge_chars``
+                of a very long instruction or system prompt are scanned.
         """
+        # A huge instruction is mostly pasted material: its requirements sit before or after
+        # it, and scanning all of it (dozens of alternations per pattern) costs seconds per MB.
+        edge = int(self.lex.get("scan_instruction_edge_chars", 20_000))
+        if len(instruction) > 2 * edge:
+            instruction = instruction[:edge] + "\n" + instruction[-edge:]
+        if len(system) > 2 * edge:
+            system = system[:edge] + "\n" + system[-edge:]
         sources = [("instruction", instruction), ("system", system)]
         if input_text and len(input_text) <= int(self.lex.get("scan_input_max_chars", 300)):
             sources.append(("input", input_text))

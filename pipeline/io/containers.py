@@ -14,6 +14,7 @@ import io
 import os
 import re
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -97,6 +98,10 @@ def _iter_csv(stream: BinaryIO, delimiter: str, encoding: str, err: ErrFn) -> It
             err(None, "empty file")
             return
         width = len(header)
+        twice = sorted({h for h in header if header.count(h) > 1})
+        if twice:  # dict(zip(...)) keeps the last such column: say so rather than lose one silently
+            names = ", ".join(repr(h) for h in twice)
+            err(reader.line_num, f"duplicate column name(s) {names} in the header; the last of each is used")
         start = reader.line_num + 1
         for cells in reader:
             line, end = start, reader.line_num
@@ -200,7 +205,7 @@ def open_container(path: str, err: ErrFn) -> tuple[str, str, Iterator[Item]]:
     stream, encoding, first = open_utf8(opener)
     if not first:
         stream.close()
-        err(None, "empty file")
+        err(None, _why_no_text(opener))
         return kind, encoding, iter(())
     if kind in ("json", "jsonl") and first not in "[{":
         stream.close()
@@ -213,6 +218,20 @@ def open_container(path: str, err: ErrFn) -> tuple[str, str, Iterator[Item]]:
         return kind, encoding, iter_json(lambda: open_utf8(opener)[0], encoding, err)
     delimiter = "\t" if kind == "tsv" else ","
     return kind, encoding, _closing(stream, _iter_csv(stream, delimiter, encoding, err))
+
+
+def _why_no_text(opener) -> str:
+    """Why a file gave no text: "empty file", unless a gzip stream broke off before any of
+    its text could be decompressed (a cut deflate block yields nothing at all)."""
+    try:
+        with opener() as f:
+            while f.read(1 << 20):
+                pass
+    except EOFError as e:
+        return f"truncated compressed stream: nothing could be decompressed ({e})"
+    except (OSError, zlib.error) as e:
+        return f"cannot read: {type(e).__name__}: {e}"
+    return "empty file"
 
 
 def _closing(stream: BinaryIO, items: Iterator[Item]) -> Iterator[Item]:

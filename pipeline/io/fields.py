@@ -64,8 +64,9 @@ def pairs(v: Any, key: str) -> list[dict]:
     """``[[q, a], ...]`` (LLaMA-Factory) or ``[{instruction, output}, ...]`` -> history.
 
     An empty string counts as no history: real Alpaca-style files write ``"history": ""``.
+    Other falsy values (``false``, ``0``, ``{}``) are the wrong type, not "no history".
     """
-    if not v:
+    if v is None or v == "" or (isinstance(v, list) and not v):
         return []
     if not isinstance(v, list):
         raise wrong_type(key, v, expected="a list of [question, answer] pairs")

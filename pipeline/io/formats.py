@@ -126,7 +126,7 @@ def alpaca(d: dict) -> Mapped:
     ins, out, inp, system = d.get("instruction"), d.get("output"), d.get("input", ""), d.get("system", "")
     if ins.__class__ is str and out.__class__ is str and inp.__class__ is str and system.__class__ is str:
         hist = d.get("history")
-        return system, ins, inp, out, pairs(hist, "history") if hist else [], meta(d, _ALPACA_KEYS)
+        return system, ins, inp, out, pairs(hist, "history") if hist is not None else [], meta(d, _ALPACA_KEYS)
     return (
         opt(d, "system"),
         req(d, "instruction"),

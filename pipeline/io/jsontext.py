@@ -166,10 +166,14 @@ def _next_value(win: _Window, encoding: str):
         strict_msg = None
         try:
             obj, n = _STRICT.raw_decode(text)
+        except RecursionError:  # the stdlib parser recurses once per nesting level
+            return f"invalid JSON at line {win.line_at(pos)}: the value is nested too deeply to parse"
         except json.JSONDecodeError as strict_error:
             try:  # a whole value spoiled only by raw control characters (NUL) parses leniently
                 obj, n = _LENIENT.raw_decode(text)
                 strict_msg = strict_error.msg
+            except RecursionError:
+                return f"invalid JSON at line {win.line_at(pos)}: the value is nested too deeply to parse"
             except json.JSONDecodeError as e:
                 cut = e.msg.startswith("Unterminated") or e.pos + 16 >= len(text)
                 if cut and pos + window < len(buf):

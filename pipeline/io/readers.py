@@ -24,6 +24,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from pipeline.record import FIELDS, record_id
 SAMPLE = 32
 #: File errors listed per file; the rest are summarised in one final entry.
 MAX_ERRORS = 100
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _LINE_REASONS = frozenset({"ingest_invalid_json", "ingest_undecodable", "ingest_invalid_row"})
 
 
@@ -81,16 +83,22 @@ def _known_file(name: str) -> bool:
     return os.path.splitext(low)[1] in EXTENSIONS
 
 
-def _walk(root: Path) -> Iterator[str]:
-    """Input files under a folder, sorted; a ``save_to_disk`` folder counts as one input."""
+def _walk(root: Path, above: frozenset = frozenset()) -> Iterator[str]:
+    """Input files under a folder, sorted; a ``save_to_disk`` folder counts as one input.
+
+    ``above`` holds the real paths of the folders being walked, so a symlink back to one
+    of them (a loop) is not followed again and again.
+    """
     if is_dataset_dir(root):
         yield str(root)
         return
+    above = above | {os.path.realpath(root)}
     for entry in sorted(root.iterdir(), key=lambda p: p.name):
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
-            yield from _walk(entry)
+            if os.path.realpath(entry) not in above:
+                yield from _walk(entry, above)
         elif entry.is_file() and _known_file(entry.name):
             yield str(entry)
 
@@ -99,7 +107,8 @@ def expand_inputs(paths: Iterable[str]) -> tuple[list[str], list[InputError]]:
     """Files, folders (walked recursively, known extensions only) and globs -> input list.
 
     Returns:
-        The sorted, de-duplicated inputs, and an error for each path that matches nothing.
+        The sorted, de-duplicated inputs (a file named twice, or reached through a symlink,
+        is read once), and an error for each path that matches nothing.
         ``hf:NAME[:SPLIT]`` entries pass through unchanged.
     """
     found: dict[str, str] = {}
@@ -113,7 +122,7 @@ def expand_inputs(paths: Iterable[str]) -> tuple[list[str], list[InputError]]:
         if not matches or not any(os.path.exists(m) for m in matches):
             errors.append(
                 InputError(
-                    p,
+                    display_path(p),
                     "no such file or directory" if not glob.has_magic(p) else "no file matches this pattern",
                 )
             )
@@ -121,8 +130,24 @@ def expand_inputs(paths: Iterable[str]) -> tuple[list[str], list[InputError]]:
         for m in matches:
             items = _walk(Path(m)) if os.path.isdir(m) else iter([m])
             for item in items:
-                found.setdefault(os.path.normpath(os.path.abspath(item)), item)
+                found.setdefault(os.path.realpath(item), item)
     return sorted(found.values()), errors
+
+
+def display_path(path: str) -> str:
+    """``path`` as text that can be written anywhere: records, the manifest, messages.
+
+    A file name whose bytes are not UTF-8 reaches Python with lone surrogates
+    (``os.fsdecode``). Arrow, JSON and terminals refuse those, so they are shown as
+    ``\\xff`` escapes here; the file itself is still opened by its real name.
+    """
+    if _SURROGATE.search(path) is None:
+        return path
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that no file-system byte maps to
+        return path.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _sha256(path: str) -> str:
@@ -159,9 +184,9 @@ def read_file(
     if fmt == "auto":
         fmt = None
     try:
-        report = FileReport(path=path, sha256=_sha256(path))
+        report = FileReport(path=display_path(path), sha256=_sha256(path))
     except OSError as e:
-        report = FileReport(path=path, sha256="")
+        report = FileReport(path=display_path(path), sha256="")
         report.error(None, f"cannot read: {e.strerror or e}")
         return report, iter(())
     if fmt is not None and fmt not in FORMATS:

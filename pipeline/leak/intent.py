@@ -19,6 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 GENERATE = "generate"
+#: Characters kept from each end of a long instruction when looking for its intent (the
+#: ``intent_scan_chars`` rule overrides it). A task cue sits before or after the material
+#: it is about ("Translate the following: ..." / "... Summarise the text above."); the
+#: lexicon is a large alternation tried at every position, so scanning a 10 MB pasted
+#: document whole would take minutes and could only find cues inside the material.
+SCAN_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -58,11 +64,15 @@ class IntentRecognizer:
                 self.order.append((label, pat))
         self.legit = set(rules.get("legit_overlap") or [])
         self.checked = set(rules.get("giveaway_checked") or [])
+        self.scan = int(rules.get("intent_scan_chars") or SCAN_CHARS)
 
     def __call__(self, instruction: str, system: str = "") -> Intent:
         """The intent of an instruction; the system prompt is consulted if it says nothing."""
         for text in (instruction, system):
-            t = unicodedata.normalize("NFKC", text or "").casefold()
+            text = text or ""
+            if len(text) > 2 * self.scan:  # head and tail, split at a line break: no cue spans it
+                text = text[: self.scan] + "\n" + text[-self.scan :]
+            t = unicodedata.normalize("NFKC", text).casefold()
             if not t:
                 continue
             for label, pat in self.order:

@@ -56,6 +56,14 @@ class Decontam(Stage):
         self.seen_owner = np.empty(0, dtype=np.int32)
         self.seen_cov = np.empty(0, dtype=np.float32)
         self.checked = 0
+        # Read the eval sets now, when the engine builds every stage before any work, so an
+        # unreadable eval file is a config error up front rather than one after ingest.
+        self._eval_items = self._load_items() if self.eval_sets else None
+
+    def _load_items(self):
+        r = self.rules
+        return load_eval_sets(self.eval_sets, r.get("question_keys") or ["question"],
+                              r.get("option_keys") or [])
 
     @property
     def eval_sets(self) -> list[str]:
@@ -85,8 +93,8 @@ class Decontam(Stage):
             min_words=r.get("min_item_words", 8), min_chars=r.get("min_item_chars", 15),
             max_postings=r.get("max_postings", 2000), min_grams=r.get("min_grams", 3),
             prefix_re=prefix_pattern(r.get("prefixes") or []))
-        items = load_eval_sets(self.eval_sets, r.get("question_keys") or ["question"],
-                               r.get("option_keys") or [])
+        items = self._eval_items if getattr(self, "_eval_items", None) is not None else self._load_items()
+        self._eval_items = None  # the index holds what is needed from here on
         sizes: dict[str, list[int]] = {}
         for owner, item in enumerate(items):
             added = [index.add(owner, v) for v in item.views]

@@ -13,9 +13,17 @@ from pipeline.record import Batch, Verdict, record_id
 from pipeline.registry import register
 
 # C0/C1 controls except \t and \n, plus zero-width and bidi-control characters and the BOM.
+# The joiners U+200C/U+200D are handled by _STRAY_JOINER below.
 _INVISIBLE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]"
 )
+# ZWJ/ZWNJ carry meaning between two characters of scripts that use them: emoji sequences
+# (family, flags with modifiers, "heart on fire"), Indic conjuncts, Persian/Arabic word
+# forms. Removing them there changes the text (one family emoji becomes four people).
+# Next to ASCII, CJK, whitespace or text edges they only hide text (e.g. splitting a
+# word to slip past a filter), so they go there.
+_JOINABLE = "[^\x00-\x7f\\s\u200c\u200d\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]"
+_STRAY_JOINER = re.compile(f"(?<!{_JOINABLE})[\u200c\u200d]|[\u200c\u200d](?!{_JOINABLE})")
 _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 
 
@@ -25,6 +33,8 @@ def normalize_text(text: str) -> str:
         return ""
     text = _NEWLINES.sub("\n", text)
     text = _INVISIBLE.sub("", text)
+    if "\u200c" in text or "\u200d" in text:
+        text = _STRAY_JOINER.sub("", text)
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
     if " \n" in text or "\t\n" in text:
