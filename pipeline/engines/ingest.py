@@ -38,7 +38,9 @@ def ingest(paths: list[str], work_file: Path, rejects: RejectWriter, fmt: str | 
                         flush()
                 else:
                     src = {"file": report.path, "index": item.index, "format": report.format}
-                    rejects.write(item.raw, "ingest", item.reason, item.detail, src)
+                    # `record` is always an object; raw text or non-object JSON goes under "raw".
+                    raw = item.raw if isinstance(item.raw, dict) else {"raw": item.raw}
+                    rejects.write(raw, "ingest", item.reason, item.detail, src)
                     reasons[item.reason] = reasons.get(item.reason, 0) + 1
                 if progress is not None:
                     progress.update(1)

@@ -45,6 +45,8 @@ class Dedup(Stage):
         self.dupes: dict[tuple, str] = {}
         self.members: dict[tuple, Member] = {}
         self.near_summary: dict = {}
+        # Exact dedup alone needs only ids and positions: the engine then skips the text columns.
+        self.fit_columns = ["id", "source"] if self.action("near") == "off" else None
 
     @classmethod
     def validate_rules(cls, rules: Mapping[str, Any]) -> list[str]:

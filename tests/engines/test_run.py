@@ -213,3 +213,19 @@ def test_jsonl_output_and_shard_bound(tmp_path):
     assert all(pq.read_metadata(p).num_rows <= 50 for p in parquet)
     n = parquet[0].name.split("-of-")[1].split(".")[0]
     assert int(n) == len(parquet)
+
+
+def test_unparseable_lines_are_rejected_as_objects_and_pass_the_shared_checker(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"instruction": "Hi?", "output": "Hello."}\nnot json at all\n[1, 2]\n')
+    out = tmp_path / "o"
+    run([str(bad)], config=_recipe(tmp_path), out=out, progress=False)
+    rejects = _rejects(out)
+    assert sorted((r["source"]["index"], r["reason"]) for r in rejects) == [
+        (1, "ingest_invalid_json"), (2, "ingest_wrong_type")]
+    assert all(isinstance(r["record"], dict) for r in rejects)
+    assert any(r["record"].get("raw") == "not json at all" for r in rejects)
+    _check_conservation(out)
+    if CHECK.exists():
+        res = subprocess.run([sys.executable, str(CHECK), str(out)], capture_output=True, text=True)
+        assert res.returncode == 0, res.stdout + res.stderr
