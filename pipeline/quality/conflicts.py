@@ -21,8 +21,13 @@ _NORM_RE = re.compile(r"[\W_]+")
 
 
 def norm(text: str) -> str:
-    """Case-folded text without punctuation and whitespace."""
-    return _NORM_RE.sub("", (text or "").casefold())
+    """Case-folded text without punctuation and whitespace.
+
+    Text made only of punctuation or emoji keeps its case-folded form, so "？？？" and
+    "😀😀" do not collapse into one empty key.
+    """
+    folded = (text or "").casefold()
+    return _NORM_RE.sub("", folded) or folded.strip()
 
 
 def prompt_key(row: Mapping[str, Any]) -> int:

@@ -9,6 +9,7 @@ a row* (a chorus comes back after a verse, a degenerate generation does not stop
 from __future__ import annotations
 
 import re
+import zlib
 from collections import Counter
 from typing import Any, Mapping
 
@@ -40,6 +41,16 @@ def ngram_repetition(toks: list[str], n: int) -> float:
     return sum(c for c in counts.values() if c > 1) / total
 
 
+def compression_ratio(text: str, max_chars: int = 20_000) -> float:
+    """zlib-compressed size / raw size of the text's head: near 0 for degenerate repetition.
+
+    Catches repetition that token n-grams cannot see, such as one 200k-character "word"
+    or a run of one CJK character, in any script.
+    """
+    raw = text[:max_chars].encode("utf-8")
+    return len(zlib.compress(raw, 6)) / len(raw) if raw else 1.0
+
+
 def max_consecutive_repeats(text: str, min_chars: int) -> tuple[int, str]:
     """Longest run of one sentence (>= ``min_chars``, with letters) repeated back to back."""
     sents = [s.strip().lower() for s in _SENT_SPLIT_RE.split(text) if s and s.strip()]
@@ -67,8 +78,15 @@ class Repetition:
         toks = ctx.toks if ctx.prose is ctx.output else script.tokens(ctx.prose)
         rep = ngram_repetition(toks, n) if len(toks) >= n else 0.0
         k, sent = max_consecutive_repeats(ctx.prose, int(self.loop.get("sentence_min_chars", 10)))
-        scores = {"dup_line_frac": round(frac, 4), "ngram_rep": round(rep, 4), "loop_repeats": float(k)}
+        zmin = int(r.get("zlib_min_chars", 400))
+        zratio = compression_ratio(ctx.output) if len(ctx.output) >= zmin else 1.0
+        scores = {"dup_line_frac": round(frac, 4), "ngram_rep": round(rep, 4), "loop_repeats": float(k),
+                  "zlib_ratio": round(zratio, 4)}
         hits = []
+        if zratio < float(r.get("min_zlib_ratio", 0.06)):
+            # Degenerate output (one character or chunk over and over): flagged even in code.
+            hits.append(("repetition", f"output compresses to {zratio:.1%} of its size"))
+            return scores, hits
         if k >= int(self.loop.get("min_repeats", 3)) and not ctx.codeish:
             hits.append(("looping", f"sentence repeated {k}x in a row: {sent[:60]!r}"))
         if ctx.codeish or self.exempt_re.search(ctx.instruction[:300]):

@@ -318,3 +318,39 @@ def test_calibrate_cli(tmp_path):
     assert "[zh]" in res.output and "suggested too_long.max_tokens" in res.output and out.exists()
     bad = CliRunner().invoke(calibrate_cmd, [str(data), "--quantile", "2"])
     assert bad.exit_code != 0 and "quantile" in bad.output
+
+
+def test_punctuation_only_prompts_are_not_one_conflict_cluster():
+    from pipeline.config import stage_rules
+    from pipeline.processors.quality import Quality
+    from pipeline.record import from_rows, new_record
+
+    recs = [new_record(instruction=q, output=a) for q, a in
+            [("？？？", "您想问什么呢？"), ("!!!", "Wow, you sound excited!"), ("😀😀", "Glad you are happy!")]]
+    q = Quality(stage_rules("quality"), 0)
+    q.fit([from_rows(recs)])
+    q.setup()
+    _, verdicts = q.process(from_rows(recs))
+    assert not any("quality_conflicting_answers" in v.flags or v.reason == "quality_conflicting_answers"
+                   for v in verdicts)
+
+
+def test_degenerate_single_token_repetition_is_flagged_in_any_script():
+    from pipeline.config import stage_rules
+    from pipeline.processors.quality import Quality
+    from pipeline.record import from_rows, new_record
+
+    recs = [new_record(instruction="Say something.", output="P" * 20_000),
+            new_record(instruction="说点什么。", output="好" * 3_000),
+            new_record(instruction="Describe a forest walk.", output=(
+                "We walked under tall pines while the light moved between the branches. Moss covered the "
+                "old stones, a woodpecker knocked somewhere above us, and the path bent towards a stream "
+                "that was louder than we expected. By noon we had reached the clearing where the map said "
+                "an old mill once stood; only the foundations and a rusted wheel axle were left.") * 1)]
+    q = Quality(stage_rules("quality"), 0)
+    q.fit([from_rows(recs)])
+    q.setup()
+    _, verdicts = q.process(from_rows(recs))
+    assert "quality_repetition" in verdicts[0].flags and "quality_repetition" in verdicts[1].flags
+    assert "quality_repetition" not in verdicts[2].flags
+    assert verdicts[0].scores["zlib_ratio"] < 0.01
