@@ -50,5 +50,23 @@ def apply_batch(batch: dict, proc, stage: str) -> dict:
     return batch
 
 
+def funnel_steps(group: list[str], live_in: int, injected: dict[str, int],
+                 dropped_all: dict[tuple[str, str], int], flag_counts: dict[str, int]) -> list[dict]:
+    """Funnel steps of a fused stage group from its drop counts by (stage, reason) and flag counts.
+
+    Flags count every row a stage flagged, whatever its later fate, so the numbers do
+    not depend on how stages were fused or which engine ran them.
+    """
+    steps = []
+    for stage in group:
+        dropped = {r: n for (s, r), n in dropped_all.items() if s == stage}
+        out = live_in + injected.get(stage, 0) - sum(dropped.values())
+        flags = {k: v for k, v in flag_counts.items() if k.startswith(stage + "_")}
+        steps.append({"stage": stage, "in": live_in, "out": out, "dropped": dict(sorted(dropped.items())),
+                      "flagged": dict(sorted(flags.items())), "injected": injected.get(stage, 0)})
+        live_in = out
+    return steps
+
+
 def loads(s: str) -> dict:
     return orjson.loads(s) if s else {}

@@ -14,7 +14,7 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.engines.apply import apply_batch
+from pipeline.engines.apply import apply_batch, funnel_steps
 from pipeline.io.columns import WORK_SCHEMA, decode, work_table
 
 BATCH = 1000
@@ -80,28 +80,17 @@ def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
 
 
 def stage_steps(ds: datasets.Dataset, group: list[str], live_in: int, injected: dict[str, int]) -> list[dict]:
-    """Funnel steps of a fused group: in/out per stage, drops by reason, flags raised.
-
-    Flags count every row a stage flagged, whatever its later fate, so the numbers do
-    not depend on how stages were fused.
-    """
+    """Funnel steps of a fused group: in/out per stage, drops by reason, flags raised."""
     table = ds.select_columns(["_stage", "_reason", "flags"]).data.table
-    st = table.column("_stage")
     flag_counts: dict[str, int] = {}
     flat = pc.list_flatten(table.column("flags"))
     if len(flat):
         for item in pc.value_counts(flat).to_pylist():
             flag_counts[item["values"]] = item["counts"]
-    steps = []
-    for stage in group:
-        dropped = {}
-        mine = table.filter(pc.equal(st, stage))
-        if mine.num_rows:
-            for item in pc.value_counts(mine.column("_reason")).to_pylist():
-                dropped[item["values"]] = item["counts"]
-        out = live_in + injected.get(stage, 0) - sum(dropped.values())
-        flags = {k: v for k, v in flag_counts.items() if k.startswith(stage + "_")}
-        steps.append({"stage": stage, "in": live_in, "out": out, "dropped": dict(sorted(dropped.items())),
-                      "flagged": dict(sorted(flags.items())), "injected": injected.get(stage, 0)})
-        live_in = out
-    return steps
+    dropped_all: dict[tuple[str, str], int] = {}
+    rejected = table.filter(pc.not_equal(table.column("_stage"), ""))
+    if rejected.num_rows:
+        grouped = rejected.group_by(["_stage", "_reason"]).aggregate([("_reason", "count")])
+        for st, reason, n in zip(*(grouped.column(c).to_pylist() for c in ("_stage", "_reason", "_reason_count"))):
+            dropped_all[(st, reason)] = n
+    return funnel_steps(group, live_in, injected, dropped_all, flag_counts)

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray
 
-from pipeline.engines.apply import apply_batch
+from pipeline.engines.apply import apply_batch, funnel_steps
 from pipeline.io.columns import WORK_SCHEMA, decode, work_table
 
 ROW = "_row"
@@ -184,17 +184,9 @@ def fate_counts(ds) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
 
 
 def stage_steps(ds, group: list[str], live_in: int, injected: dict[str, int]) -> list[dict]:
-    """Funnel steps of a group, as :func:`pipeline.engines.local.stage_steps` computes them."""
+    """Funnel steps of a group, computed exactly as the local engine does."""
     dropped_all, flag_counts = fate_counts(ds)
-    steps = []
-    for stage in group:
-        dropped = {r: n for (s, r), n in dropped_all.items() if s == stage}
-        out = live_in + injected.get(stage, 0) - sum(dropped.values())
-        flags = {k: v for k, v in flag_counts.items() if k.startswith(stage + "_")}
-        steps.append({"stage": stage, "in": live_in, "out": out, "dropped": dict(sorted(dropped.items())),
-                      "flagged": dict(sorted(flags.items())), "injected": injected.get(stage, 0)})
-        live_in = out
-    return steps
+    return funnel_steps(group, live_in, injected, dropped_all, flag_counts)
 
 
 class RowsView:
