@@ -41,7 +41,8 @@ def train(data: str | Path, model: str, out: str | Path, *, method: str | None =
         config: Recipe YAML path or name under ``rules/train/``.
         max_steps: Optimiser steps (overrides ``epochs``).
         epochs: Passes over the training rows.
-        resume: Continue from ``out/checkpoints/last``.
+        resume: Continue from ``out/checkpoints/last``; refused (``ResumeMismatchError``) when
+            the data files, the model or the training options differ from the checkpoint's.
         objective: ``sft`` (default) or ``cpt``.
         mix: ``PATH:RATIO`` replay specs.
         probe: Held-out general set for the forgetting delta.
@@ -52,11 +53,15 @@ def train(data: str | Path, model: str, out: str | Path, *, method: str | None =
     Returns:
         The run summary (also the ``end`` event of ``metrics.jsonl``).
     """
+    import shutil
+
     import torch
 
+    from pipeline.train import checkpoint, fingerprint
     from pipeline.train.loop import LoopData, MetricsLog, train_loop
     from pipeline.train.model import (
         apply_method,
+        checkpointing_enabled,
         device_and_dtype,
         load_base,
         load_tokenizer,
@@ -72,10 +77,16 @@ def train(data: str | Path, model: str, out: str | Path, *, method: str | None =
     data, out = Path(data), Path(out)
     rank, _ = _init_distributed()
     main = rank == 0
+    # Before anything heavy: a resume must continue the very run that wrote the checkpoint.
+    fp = fingerprint.compute(data, cfg, model)
+    if resume:
+        fingerprint.check(out / "checkpoints" / "last", fp)
     out.mkdir(parents=True, exist_ok=True)
     metrics_path = out / "metrics.jsonl"
-    if not resume and main and metrics_path.exists():
-        metrics_path.unlink()
+    if not resume and main:
+        # A fresh run must not leave an older run's checkpoints around to be resumed or picked.
+        metrics_path.unlink(missing_ok=True)
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
     log = MetricsLog(metrics_path, cfg.tensorboard, enabled=main)
     torch.manual_seed(cfg.seed)
 
@@ -97,33 +108,48 @@ def train(data: str | Path, model: str, out: str | Path, *, method: str | None =
     packed = cfg.packing and cfg.method not in ("prompt", "prefix")
     rows = {k: pack(v, cfg.max_seq_len, packed) for k, v in
             (("train", prep.train), ("val", prep.val), ("probe", prep.probe))}
+    for ex in prep.train + prep.val + prep.probe:  # the rows hold the only copy of the tokens now
+        ex.release_tokens()
     plan = batch_plan(rows["train"], cfg.micro_batch_size, cfg.seed, 0)
     if not resume:
         log.write({"event": "setup", "step": 0, "device": device, "bf16": autocast_dtype is not None,
                    "packed": packed, "rows": len(rows["train"]), "records": len(prep.train),
                    "padding_efficiency": round(padding_efficiency(rows["train"], plan), 4),
-                   "template": template_name, **trainable_summary(net)})
+                   "template": template_name, "gradient_checkpointing": checkpointing_enabled(net),
+                   **trainable_summary(net)})
     loop_data = LoopData(rows["train"], prep.train, rows["val"], prep.val, rows["probe"], prep.probe,
                          packed, tokenizer.pad_token_id)
-    result = train_loop(net, loop_data, cfg, out, log, autocast_dtype, resume=resume, stop_at=stop_at)
+    result = train_loop(net, loop_data, cfg, out, log, autocast_dtype, resume=resume, stop_at=stop_at,
+                        fingerprint=fp)
     if not result["finished"] or not main:
         return {**result, "out": str(out)}
+    best_dir = out / "checkpoints" / "best"
+    final_weights, final_step = "last", result["steps"]
+    if cfg.final == "best" and checkpoint.read_state(best_dir) is not None:
+        checkpoint.load_weights(best_dir, net)
+        final_weights, final_step = "best", checkpoint.read_state(best_dir)["step"]
 
     from pipeline.train.evaluate import evaluate
+    from pipeline.train.model import merged_for_eval
     ev = lambda r, e: evaluate(net, r, e, tokenizer.pad_token_id, packed, cfg.micro_batch_size, autocast_dtype)
-    final_train = ev(rows["train"], prep.train)
-    final_val = ev(rows["val"], prep.val) if prep.val else None
+    # Training is over: the final passes (per-record losses of every train record, validation,
+    # probe) run with LoRA merged into the base, so they skip the adapter matmuls.
+    with merged_for_eval(net, cfg.method):
+        final_train = ev(rows["train"], prep.train)
+        final_val = ev(rows["val"], prep.val) if prep.val else None
+        probe_after = ev(rows["probe"], prep.probe)["loss"] if prep.probe else None
     parts = [("train", prep.train, final_train["records"])]
     if final_val:
         parts.append(("validation", prep.val, final_val["records"]))
     outputs.write_record_losses(out / "record_losses.parquet", parts)
     outputs.save_weights(net, tokenizer, out, cfg.method)
     summary = {"event": "end", "step": result["steps"], "method": cfg.method, "steps": result["steps"],
-               "stopped_early": result["stopped_early"], "train_loss": final_train["loss"],
+               "stopped_early": result["stopped_early"], "final_weights": final_weights,
+               "final_step": final_step, "train_loss": final_train["loss"],
                "val_loss": final_val["loss"] if final_val else None, "best_val_loss": result["best_val_loss"],
+               "best_step": result["best_step"],
                "tasks": tasks if main else []}
     if prep.probe:
-        probe_after = ev(rows["probe"], prep.probe)["loss"]
         summary.update(probe_before=result["probe_before"], probe_after=probe_after,
                        forgetting_delta=round(probe_after - result["probe_before"], 6))
     log.write(summary)

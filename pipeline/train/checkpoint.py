@@ -20,7 +20,11 @@ def _atomic_json(path: Path, obj) -> None:
 
 
 def save(ckpt_dir: Path, model, optimizer, scheduler, state: dict) -> None:
-    """Write a checkpoint; ``state.json`` is written last, so a checkpoint without it is incomplete."""
+    """Write a checkpoint; ``state.json`` is written last, so a checkpoint without it is incomplete.
+
+    With ``optimizer=None`` only the trainable weights and ``state`` are written (the
+    ``best`` checkpoint: something to pick final weights from, not to resume from).
+    """
     import torch
     from safetensors.torch import save_file
 
@@ -30,6 +34,9 @@ def save(ckpt_dir: Path, model, optimizer, scheduler, state: dict) -> None:
         marker.unlink()
     weights = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
     save_file(weights, str(ckpt_dir / "trainable.safetensors"))
+    if optimizer is None:
+        _atomic_json(marker, state)
+        return
     torch.save(optimizer.state_dict(), ckpt_dir / "optimizer.pt")
     rng = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -51,11 +58,7 @@ def load(ckpt_dir: Path, model, optimizer, scheduler) -> dict:
     if not marker.exists():
         raise FileNotFoundError(f"no complete checkpoint in {ckpt_dir}")
     state = json.loads(marker.read_text(encoding="utf-8"))
-    weights = load_file(str(ckpt_dir / "trainable.safetensors"))
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, value in weights.items():
-            params[name].copy_(value.to(params[name].device))
+    load_weights(ckpt_dir, model)
     # Our own file, tensors and plain containers only: weights_only keeps pickle out.
     optimizer.load_state_dict(torch.load(ckpt_dir / "optimizer.pt", weights_only=True))
     scheduler.load_state_dict(state.pop("scheduler"))
@@ -65,3 +68,21 @@ def load(ckpt_dir: Path, model, optimizer, scheduler) -> dict:
         if f"cuda{i}" in rng:
             torch.cuda.set_rng_state(rng[f"cuda{i}"], i)
     return state
+
+
+def read_state(ckpt_dir: Path) -> dict | None:
+    """The ``state.json`` of a complete checkpoint, or None."""
+    marker = ckpt_dir / "state.json"
+    return json.loads(marker.read_text(encoding="utf-8")) if marker.exists() else None
+
+
+def load_weights(ckpt_dir: Path, model) -> None:
+    """Copy a checkpoint's trainable weights into ``model`` (same parameter names)."""
+    import torch
+    from safetensors.torch import load_file
+
+    weights = load_file(str(ckpt_dir / "trainable.safetensors"))
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in weights.items():
+            params[name].copy_(value.to(params[name].device))

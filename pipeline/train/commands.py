@@ -24,7 +24,8 @@ def _fail(e: SftpipeError) -> None:
 @click.option("--config", "config", help="Recipe YAML, or a name under rules/train/ (lora, qlora, full).")
 @click.option("--max-steps", type=int)
 @click.option("--epochs", type=float)
-@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/last.")
+@click.option("--resume", is_flag=True,
+              help="Continue from OUT/checkpoints/last (same data, model and options, or it refuses).")
 @click.option("--objective", type=click.Choice(["sft", "cpt"]))
 @click.option("--mix", multiple=True, help="PATH:RATIO replay data (origin=mixed); repeatable.")
 @click.option("--probe", help="Held-out general set; reports the forgetting delta.")
@@ -32,13 +33,15 @@ def _fail(e: SftpipeError) -> None:
 @click.option("--max-seq-len", type=int)
 @click.option("--truncation", type=click.Choice(["drop", "truncate_prompt", "keep"]))
 @click.option("--lr", type=float)
+@click.option("--final", type=click.Choice(["last", "best"]),
+              help="Save the last weights or the best-validation ones (checkpoints/best).")
 @click.option("--stop-at", type=int, help="Stop after N steps with a checkpoint (resume later).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(data, model, out, method, config, max_steps, epochs, resume, objective, mix, probe, template,
-              max_seq_len, truncation, lr, stop_at, quiet):
+              max_seq_len, truncation, lr, final, stop_at, quiet):
     """Fine-tune MODEL on the curated shards in DATA (LoRA by default)."""
     from pipeline.train.api import train
-    overrides = {"max_seq_len": max_seq_len, "truncation": truncation, "lr": lr,
+    overrides = {"max_seq_len": max_seq_len, "truncation": truncation, "lr": lr, "final": final,
                  "progress": False if quiet else None}
     try:
         summary = train(data, model, out, method=method, config=config, max_steps=max_steps, epochs=epochs,

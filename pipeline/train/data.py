@@ -9,6 +9,7 @@ never make the last token of one record predict the first token of the next.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,14 @@ class Example:
     def n_supervised(self) -> int:
         return sum(1 for x in self.labels if x != IGNORE)
 
+    def release_tokens(self) -> None:
+        """Drop the token lists once they are packed into rows; ``rid`` and ``tags`` stay.
+
+        Python lists of ids cost ~36 bytes a token; after :func:`pipeline.train.packing.pack`
+        has copied them into compact rows, only the identity of the record is still needed.
+        """
+        self.input_ids, self.labels = [], []
+
 
 def read_records(path: Path | str) -> list[dict]:
     """Read records from a Parquet file, a JSONL/JSON file, a ``.txt`` file or a directory of them.
@@ -79,11 +88,33 @@ def read_records(path: Path | str) -> list[dict]:
     return out
 
 
+# The only shard columns training reads; the rest (scores, meta, flags, ...) never leave disk.
+TRAIN_COLUMNS = ("id", "messages", "system", "instruction", "input", "output", "history", "text",
+                 "task", "lang", "origin")
+
+
+def split_files(data_dir: Path | str, split: str) -> list[Path]:
+    """``DATA/curated/<split>-*.parquet`` in shard order."""
+    return sorted((Path(data_dir) / "curated").glob(f"{split}-*.parquet"))
+
+
+def iter_split(data_dir: Path | str, split: str, batch_size: int = 512) -> Iterator[dict]:
+    """Stream the rows of a split, a record batch at a time, reading only :data:`TRAIN_COLUMNS`.
+
+    Encoding straight from this iterator means the raw records of a large split are
+    never all in memory at once, only their (much smaller) token ids.
+    """
+    import pyarrow.parquet as pq
+    for f in split_files(data_dir, split):
+        pf = pq.ParquetFile(f)
+        cols = [c for c in TRAIN_COLUMNS if c in pf.schema_arrow.names]
+        for batch in pf.iter_batches(batch_size=batch_size, columns=cols):
+            yield from batch.to_pylist()
+
+
 def load_split(data_dir: Path | str, split: str) -> list[dict]:
     """Rows of ``DATA/curated/<split>-*.parquet`` in shard order ([] when there are none)."""
-    import pyarrow.parquet as pq
-    files = sorted((Path(data_dir) / "curated").glob(f"{split}-*.parquet"))
-    return [row for f in files for row in pq.read_table(f).to_pylist()]
+    return list(iter_split(data_dir, split))
 
 
 def messages_of(rec: dict) -> list[dict]:

@@ -47,7 +47,9 @@ def evaluate(model, rows: list[Row], examples: list[Example], pad_id: int, packe
     was_training = model.training
     model.eval()
     per_rec: dict[int, list[float]] = defaultdict(lambda: [0.0, 0])
-    with torch.no_grad():
+    # inference_mode, not just no_grad: no autograd bookkeeping and no version counters,
+    # and each micro-batch's activations and logits are freed before the next one.
+    with torch.inference_mode():
         for i in range(0, len(rows), micro_batch):
             chunk = rows[i:i + micro_batch]
             losses, mask = token_losses(model, collate(chunk, pad_id, packed), autocast_dtype)

@@ -82,18 +82,22 @@ def _dist():
 
 
 def train_loop(model, data: LoopData, cfg: TrainConfig, run_dir: Path, log: MetricsLog,
-               autocast_dtype=None, resume: bool = False, stop_at: int | None = None) -> dict:
+               autocast_dtype=None, resume: bool = False, stop_at: int | None = None,
+               fingerprint: dict | None = None) -> dict:
     """Train ``model`` in place; returns the final summary (also logged as the ``end`` event).
 
     Args:
         model: A model whose trainable parameters have ``requires_grad`` set.
         data: Rows and examples.
         cfg: The resolved config.
-        run_dir: Checkpoints go to ``run_dir/checkpoints/last``.
+        run_dir: Checkpoints go to ``run_dir/checkpoints/last`` (to resume from) and
+            ``run_dir/checkpoints/best`` (weights at the lowest validation loss).
         log: Metrics sink.
         autocast_dtype: ``torch.bfloat16`` for bf16 autocast, or None.
         resume: Continue from ``run_dir/checkpoints/last``.
         stop_at: Stop (with a checkpoint) after this many steps - for time-sliced jobs.
+        fingerprint: What the run trains on (:mod:`pipeline.train.fingerprint`); stored
+            in every checkpoint so ``--resume`` can check it.
     """
     import torch
     import torch.distributed as dist
@@ -116,10 +120,13 @@ def train_loop(model, data: LoopData, cfg: TrainConfig, run_dir: Path, log: Metr
         return evaluate(model, rows, examples, data.pad_id, data.packed, cfg.micro_batch_size, autocast_dtype)
 
     # State that a checkpoint carries besides weights/optimiser/scheduler/RNG.
-    st = {"step": 0, "epoch": 0, "index": 0, "best": None, "bad_evals": 0, "probe_before": None}
+    st = {"step": 0, "epoch": 0, "index": 0, "best": None, "best_step": None, "bad_evals": 0,
+          "probe_before": None}
     ckpt_dir = run_dir / "checkpoints" / "last"
+    best_dir = run_dir / "checkpoints" / "best"
     if resume:
-        st = checkpoint.load(ckpt_dir, model, optimizer, scheduler)
+        st = {**st, **checkpoint.load(ckpt_dir, model, optimizer, scheduler)}
+        st.pop("fingerprint", None)
         log.truncate_after(st["step"])
     elif data.probe_rows:
         probe = run_eval(data.probe_rows, data.probe_examples)
@@ -146,13 +153,17 @@ def train_loop(model, data: LoopData, cfg: TrainConfig, run_dir: Path, log: Metr
         micro = [next_micro_batch() for _ in range(per_step)]
         batches = [collate(rows, data.pad_id, data.packed) for rows in micro]
         n_sup = sum(int((b["targets"] != -100).sum()) for b in batches)
-        loss_sum = 0.0
+        loss_sum, penalty = 0.0, 0.0
         for b in batches[rank::world]:
             losses, _ = token_losses(model, b, autocast_dtype)
             loss = losses.sum() / max(1, n_sup)
-            if anchor is not None:  # L2 pull towards the initial weights (EWC with a flat Fisher)
+            if anchor is not None:
+                # L2 pull towards the initial weights (EWC with a flat Fisher): the step's
+                # objective is CE + l2_init * ||w - w0||^2. Each of the per_step micro-batches
+                # (over all ranks) adds its share, so the summed gradient carries it once.
                 reg = sum(((p - a) ** 2).sum() for p, a in zip(params, anchor))
-                loss = loss + cfg.l2_init * reg / cfg.grad_accum
+                loss = loss + cfg.l2_init * reg / per_step
+                penalty = cfg.l2_init * float(reg.detach())
             loss.backward()
             loss_sum += float(losses.detach().sum())
         if world > 1:  # data parallel: sum gradients and losses over ranks (loss already globally normalised)
@@ -173,6 +184,8 @@ def train_loop(model, data: LoopData, cfg: TrainConfig, run_dir: Path, log: Metr
         event = {"event": "train", "step": st["step"], "epoch": st["epoch"], "loss": round(loss_sum / max(1, n_sup), 6),
                  "lr": scheduler.get_last_lr()[0], "grad_norm": round(grad_norm, 6),
                  "tokens": tokens, "tokens_per_s": round(tokens / dt, 1)}
+        if anchor is not None:  # ``loss`` stays the data loss, comparable with runs without the penalty
+            event.update(l2_penalty=round(penalty, 8), objective=round(event["loss"] + penalty, 6))
         log.write(event)
         bar.update(1)
         bar.set_postfix(loss=f"{event['loss']:.4f}", tok_s=f"{event['tokens_per_s']:.0f}")
@@ -185,21 +198,25 @@ def train_loop(model, data: LoopData, cfg: TrainConfig, run_dir: Path, log: Metr
                 probe = run_eval(data.probe_rows, data.probe_examples)["loss"]
                 out.update(probe_loss=probe, forgetting_delta=_delta(probe, st["probe_before"]))
             log.write(out)
-            if st["best"] is None or ev["loss"] < st["best"] - cfg.early_stopping_min_delta:
-                st["best"], st["bad_evals"] = ev["loss"], 0
-            else:
-                st["bad_evals"] += 1
+            # Early stopping counts evals that fail to beat the best by min_delta; the best
+            # checkpoint simply follows the lowest validation loss seen.
+            improved = st["best"] is None or ev["loss"] < st["best"] - cfg.early_stopping_min_delta
+            st["bad_evals"] = 0 if improved else st["bad_evals"] + 1
+            if st["best"] is None or ev["loss"] < st["best"]:
+                st["best"], st["best_step"] = ev["loss"], st["step"]
+                if rank == 0:
+                    checkpoint.save(best_dir, model, None, None, {"step": st["step"], "val_loss": ev["loss"]})
             if cfg.early_stopping_patience and st["bad_evals"] >= cfg.early_stopping_patience:
                 stopped_early = True
         done = stopped_early or st["step"] == total or st["step"] == stop_at
         if rank == 0 and (st["step"] % cfg.save_every == 0 or done):
-            checkpoint.save(ckpt_dir, model, optimizer, scheduler, st)
+            checkpoint.save(ckpt_dir, model, optimizer, scheduler, {**st, "fingerprint": fingerprint})
         if done:
             break
     bar.close()
     return {"steps": st["step"], "total_steps": total, "stopped_early": stopped_early,
-            "best_val_loss": st["best"], "probe_before": st["probe_before"], "finished": st["step"] == total
-            or stopped_early}
+            "best_val_loss": st["best"], "best_step": st["best_step"], "probe_before": st["probe_before"],
+            "finished": st["step"] == total or stopped_early}
 
 
 def _delta(now, before):

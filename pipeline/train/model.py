@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from pipeline.errors import ConfigError, MissingExtraError
 from pipeline.train.settings import TrainConfig
 
@@ -126,6 +128,35 @@ def apply_method(model, cfg: TrainConfig):
     else:
         pc = PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=cfg.virtual_tokens)
     return get_peft_model(model, pc)
+
+
+@contextmanager
+def merged_for_eval(model, method: str):
+    """Inside the block, LoRA/DoRA weights are merged into the full-precision base.
+
+    A merged forward skips the adapter's extra matmuls (about half the forward time of a
+    small model with LoRA on every linear layer) and gives the same logits to float
+    rounding. Only for passes after training: unmerging subtracts the update again, which
+    does not restore the base weights bit for bit. A 4-bit base (QLoRA) is never merged
+    into, because that would round the update to 4 bits.
+    """
+    merge = method in ("lora", "dora") and hasattr(model, "merge_adapter")
+    if merge:
+        model.merge_adapter()
+    try:
+        yield
+    finally:
+        if merge:
+            model.unmerge_adapter()
+
+
+def checkpointing_enabled(model) -> bool:
+    """Whether activation (gradient) checkpointing is on for ``model`` (or the model peft wraps)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    for attr in ("is_activation_checkpointing", "is_gradient_checkpointing"):  # transformers 5 / 4 name
+        if hasattr(type(base), attr):
+            return bool(getattr(base, attr))
+    return False
 
 
 def trainable_summary(model) -> dict:

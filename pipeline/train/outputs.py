@@ -53,20 +53,35 @@ def write_record_losses(path: Path, parts: list[tuple[str, list[Example], dict]]
     Args:
         parts: ``(split, examples, {example_index: (loss_sum, tokens)})`` triples.
     """
+    import io
+
     import pyarrow as pa
+    import pyarrow.json as pa_json
     import pyarrow.parquet as pq
 
-    rows = []
+    # Rows go through Arrow's JSON reader with an explicit schema rather than
+    # pa.Table.from_pylist: building arrays from Python objects makes pyarrow import
+    # pandas (~45 MB of resident memory), which would set the run's peak RSS at its
+    # very end. json.dumps writes floats with repr, so losses round-trip exactly.
+    schema = pa.schema([("id", pa.string()), ("split", pa.string()), ("task", pa.string()),
+                        ("lang", pa.string()), ("origin", pa.string()), ("loss", pa.float64()),
+                        ("tokens", pa.int64())])
+    buf, n_rows = io.BytesIO(), 0
     for split, examples, per_rec in parts:
         for idx, (s, n) in sorted(per_rec.items()):
             ex = examples[idx]
-            rows.append({"id": ex.rid, "split": split, "task": ex.tags.get("task", ""),
-                         "lang": ex.tags.get("lang", ""), "origin": ex.tags.get("origin", ""),
-                         "loss": s / n if n else None, "tokens": n})
-    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema([
-        ("id", pa.string()), ("split", pa.string()), ("task", pa.string()), ("lang", pa.string()),
-        ("origin", pa.string()), ("loss", pa.float64()), ("tokens", pa.int64())])), path)
-    return len(rows)
+            row = {"id": ex.rid, "split": split, "task": ex.tags.get("task", ""),
+                   "lang": ex.tags.get("lang", ""), "origin": ex.tags.get("origin", ""),
+                   "loss": s / n if n else None, "tokens": n}
+            buf.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
+            n_rows += 1
+    if n_rows:
+        buf.seek(0)
+        table = pa_json.read_json(buf, parse_options=pa_json.ParseOptions(explicit_schema=schema))
+    else:
+        table = schema.empty_table()
+    pq.write_table(table, path)
+    return n_rows
 
 
 def read_manifest(data_dir: Path | None) -> dict:

@@ -11,33 +11,45 @@ to one record per row with rows grouped by length to keep padding low.
 """
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 
 from pipeline.train.data import IGNORE, Example
 
 
+def _ints() -> array:
+    return array("i")
+
+
 @dataclass
 class Row:
-    """One training sequence.
+    """One training sequence, stored compactly.
+
+    Token ids live in ``array('i')`` buffers (4 bytes a token) rather than Python lists
+    (about 36 bytes a token once ids exceed 256), so a large tokenised data set costs
+    little memory once packed, and :func:`collate` can turn them into tensors without
+    going through Python ints.
 
     Attributes:
         input_ids: Concatenated token ids.
         targets: Next-token targets (shifted per record).
-        position_ids: Positions, restarting at 0 for each record.
         spans: ``(example_index, start, end)`` of each record in the row.
     """
 
-    input_ids: list[int] = field(default_factory=list)
-    targets: list[int] = field(default_factory=list)
-    position_ids: list[int] = field(default_factory=list)
+    input_ids: array = field(default_factory=_ints)
+    targets: array = field(default_factory=_ints)
     spans: list[tuple[int, int, int]] = field(default_factory=list)
 
     def add(self, idx: int, ex: Example) -> None:
         start = len(self.input_ids)
-        self.input_ids += ex.input_ids
-        self.targets += ex.targets
-        self.position_ids += list(range(len(ex.input_ids)))
+        self.input_ids.extend(ex.input_ids)
+        self.targets.extend(ex.targets)
         self.spans.append((idx, start, len(self.input_ids)))
+
+    @property
+    def position_ids(self) -> list[int]:
+        """Positions, restarting at 0 for each record (derived from ``spans``, not stored)."""
+        return [p for _, s, e in self.spans for p in range(e - s)]
 
 
 def pack(examples: list[Example], max_len: int, enabled: bool = True, window: int = 64) -> list[Row]:
@@ -85,18 +97,25 @@ def collate(rows: list[Row], pad_id: int, packed: bool):
     import torch
 
     width = max(len(r.input_ids) for r in rows)
-    ids, tgt, pos, att = [], [], [], []
-    for r in rows:
-        pad = width - len(r.input_ids)
-        ids.append(r.input_ids + [pad_id] * pad)
-        tgt.append(r.targets + [IGNORE] * pad)
-        pos.append(r.position_ids + list(range(pad)))
-        att.append([1] * len(r.input_ids) + [0] * pad)
-    batch = {"input_ids": torch.tensor(ids), "targets": torch.tensor(tgt)}
+    n = len(rows)
+    ids = torch.full((n, width), pad_id, dtype=torch.long)
+    tgt = torch.full((n, width), IGNORE, dtype=torch.long)
+    pos = torch.zeros((n, width), dtype=torch.long)
+    att = torch.zeros((n, width), dtype=torch.long)
+    for b, r in enumerate(rows):
+        k = len(r.input_ids)
+        if k:  # frombuffer refuses empty buffers
+            ids[b, :k] = torch.frombuffer(r.input_ids, dtype=torch.int32)
+            tgt[b, :k] = torch.frombuffer(r.targets, dtype=torch.int32)
+        for _, s, e in r.spans:
+            pos[b, s:e] = torch.arange(e - s)
+        pos[b, k:] = torch.arange(width - k)
+        att[b, :k] = 1
+    batch = {"input_ids": ids, "targets": tgt}
     if packed:
-        batch["position_ids"] = torch.tensor(pos)
+        batch["position_ids"] = pos
     else:
-        batch["attention_mask"] = torch.tensor(att)
+        batch["attention_mask"] = att
     return batch
 
 

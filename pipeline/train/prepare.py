@@ -1,12 +1,13 @@
 """Turn the run's inputs (curated shards, replay mixes, probe set) into checked examples."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import ConfigError, InputError
 from pipeline.train.audit import apply_budget, enforce_lint, lint
-from pipeline.train.data import Example, encode_sft, encode_text, load_split, read_records
+from pipeline.train.data import Example, encode_sft, encode_text, iter_split, read_records, split_files
 from pipeline.train.settings import TrainConfig
 from pipeline.train.templates import end_of_turn_ids
 
@@ -27,9 +28,13 @@ def _is_text(rec: dict) -> bool:
     return "text" in rec and not rec.get("messages") and "output" not in rec
 
 
-def _encode(recs: list[dict], tokenizer, template: str, cfg: TrainConfig, objective: str) -> list[Example]:
+def _encode(recs: Iterable[dict], tokenizer, template: str, cfg: TrainConfig, objective: str,
+            limit: int | None = None) -> list[Example]:
+    """Encode records as they stream in (at most ``limit``), keeping only the token ids."""
     out = []
     for r in recs:
+        if limit is not None and len(out) >= limit:
+            break
         if objective == "cpt" or _is_text(r):
             out.append(encode_text(r, tokenizer))
         else:
@@ -37,26 +42,31 @@ def _encode(recs: list[dict], tokenizer, template: str, cfg: TrainConfig, object
     return out
 
 
-def load_inputs(data: Path, cfg: TrainConfig) -> tuple[list[dict], list[dict]]:
-    """Train and validation records: curated shards, or (for ``cpt``) any text files."""
-    train, val = load_split(data, "train"), load_split(data, "validation")
-    if not train and cfg.objective == "cpt" and not (data / "curated").exists():
+def load_inputs(data: Path, cfg: TrainConfig) -> tuple[Iterable[dict], Iterable[dict]]:
+    """Train and validation records (streamed): curated shards, or (for ``cpt``) any text files."""
+    if split_files(data, "train"):
+        return iter_split(data, "train"), iter_split(data, "validation")
+    if cfg.objective == "cpt" and not (data / "curated").exists():
         train = read_records(data)
-    if not train:
-        raise InputError(str(data), "no training records (expected curated/train-*.parquet)")
-    return train, val
+        if train:
+            return train, []
+    raise InputError(str(data), "no training records (expected curated/train-*.parquet)")
 
 
-def mix_in(train: list[dict], specs: list[str], seed: int) -> list[dict]:
-    """Append replay data: ``PATH:RATIO`` adds ``round(RATIO * len(train))`` records from PATH.
+def mix_in(base: int, specs: list[str], seed: int) -> list[dict]:
+    """Replay data: each ``PATH:RATIO`` adds ``round(RATIO * base)`` records from PATH.
 
     Records are drawn with a seeded permutation (repeated when PATH is smaller than the
     request) and marked ``origin=mixed`` so per-record losses can tell them apart.
+
+    Args:
+        base: How many training records the curated set has.
+        specs: ``PATH:RATIO`` strings.
+        seed: Run seed.
     """
     import torch
 
-    base = len(train)
-    out = list(train)
+    out = []
     for j, spec in enumerate(specs):
         path, ratio = spec.rsplit(":", 1)
         pool = read_records(path)
@@ -83,12 +93,15 @@ def prepare(data: Path, cfg: TrainConfig, tokenizer, template: str) -> Prepared:
         ConfigError: Nothing is left to train on after the policy and lint.
     """
     train_recs, val_recs = load_inputs(data, cfg)
-    train_recs = mix_in(train_recs, cfg.mix, cfg.seed)
+    encoded = _encode(train_recs, tokenizer, template, cfg, cfg.objective)
+    if not encoded:
+        raise InputError(str(data), "no training records (the train shards are empty)")
+    encoded += _encode(mix_in(len(encoded), cfg.mix, cfg.seed), tokenizer, template, cfg, cfg.objective)
     eot = end_of_turn_ids(tokenizer)
-    train, rejects, audit = apply_budget(_encode(train_recs, tokenizer, template, cfg, cfg.objective),
-                                         cfg.max_seq_len, cfg.truncation, cfg.objective)
+    train, rejects, audit = apply_budget(encoded, cfg.max_seq_len, cfg.truncation, cfg.objective)
+    del encoded
     val, val_rejects, val_audit = apply_budget(
-        _encode(val_recs[: cfg.max_eval_records], tokenizer, template, cfg, cfg.objective),
+        _encode(val_recs, tokenizer, template, cfg, cfg.objective, limit=cfg.max_eval_records),
         cfg.max_seq_len, cfg.truncation, cfg.objective)
     problems = lint(train, eot, cfg.objective)
     train, lint_rejects = enforce_lint(train, problems, cfg.lint_action)

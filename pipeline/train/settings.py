@@ -19,6 +19,7 @@ OBJECTIVES = ("sft", "cpt")
 TRUNCATION = ("drop", "truncate_prompt", "keep")
 SUPERVISE = ("all", "last")
 LINT_ACTIONS = ("fail", "reject")
+FINAL = ("last", "best")
 
 
 @dataclass
@@ -47,6 +48,7 @@ class TrainConfig:
     save_every: int = 50
     early_stopping_patience: int = 0
     early_stopping_min_delta: float = 0.0
+    final: str = "last"
     max_eval_records: int = 2000
     seed: int = 42
     trust_remote_code: bool = False
@@ -67,7 +69,7 @@ class TrainConfig:
 
 
 _CHOICES = {"method": METHODS, "objective": OBJECTIVES, "truncation": TRUNCATION,
-            "supervise": SUPERVISE, "lint_action": LINT_ACTIONS, "bf16": ("auto", "on", "off")}
+            "supervise": SUPERVISE, "lint_action": LINT_ACTIONS, "final": FINAL, "bf16": ("auto", "on", "off")}
 _POSITIVE = ("max_seq_len", "micro_batch_size", "grad_accum", "eval_every", "save_every", "max_eval_records",
              "virtual_tokens")
 

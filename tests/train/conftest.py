@@ -78,4 +78,4 @@ def curated(tmp_path_factory) -> Path:
     return write_shards(tmp_path_factory.mktemp("curated"), curated_records(24), curated_records(8, seed=3))
 
 
-from fast_settings import FAST  # noqa: E402,F401  (re-exported for the tests)
+from fast_settings import FAST  # noqa: F401  (re-exported for the tests)

@@ -8,11 +8,11 @@ torch = pytest.importorskip("torch")
 bnb = pytest.importorskip("bitsandbytes")
 
 
-def _lora_grads(model, batch, interleave_eval: bool):
+def _lora_grads(model, batch, interleave_eval: bool, mode: str = "no_grad"):
     from pipeline.train.evaluate import token_losses
-    if interleave_eval:
+    if interleave_eval:  # evaluate() runs under inference_mode; plain no_grad is the documented trigger
         model.eval()
-        with torch.no_grad():
+        with torch.inference_mode() if mode == "inference_mode" else torch.no_grad():
             token_losses(model, batch)
         model.train()
     model.zero_grad(set_to_none=True)
@@ -46,19 +46,21 @@ def _batch():
     return {"input_ids": ids, "targets": torch.roll(ids, -1, 1)}
 
 
-def test_lora_grads_identical_with_interleaved_eval(tiny_llama):
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_lora_grads_identical_with_interleaved_eval(tiny_llama, mode):
     model = _qlora_model(tiny_llama, keep_fix=True)
     assert all(not m.support_avx512bf16_for_cpu for m in model.modules() if isinstance(m, bnb.nn.Linear4bit))
     batch = _batch()
     plain = _lora_grads(model, batch, interleave_eval=False)
-    after_eval = _lora_grads(model, batch, interleave_eval=True)
+    after_eval = _lora_grads(model, batch, interleave_eval=True, mode=mode)
     assert plain and plain.keys() == after_eval.keys()
     for n in plain:
         assert torch.equal(plain[n], after_eval[n]), n
     assert any(float(g.abs().sum()) > 0 for g in plain.values())
 
 
-def test_the_trap_is_real_on_this_cpu(tiny_llama):
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_the_trap_is_real_on_this_cpu(tiny_llama, mode):
     """Shows the regression test above can fail: without the fix an eval pass repacks the weights."""
     from bitsandbytes.functional import has_avx512bf16
     if not has_avx512bf16():
@@ -66,5 +68,5 @@ def test_the_trap_is_real_on_this_cpu(tiny_llama):
     model = _qlora_model(tiny_llama, keep_fix=False)
     batch = _batch()
     plain = _lora_grads(model, batch, interleave_eval=False)
-    after_eval = _lora_grads(model, batch, interleave_eval=True)
+    after_eval = _lora_grads(model, batch, interleave_eval=True, mode=mode)
     assert any(not torch.equal(plain[n], after_eval[n]) for n in plain)
