@@ -149,7 +149,7 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
                               "summary": group_summary})
         write_json(plan.state_path, state)
         group_done(emit, steps, group, timings[name])
-    return write_outputs(plan, ds, ing, funnel, summaries, timings, t_start)
+    return write_outputs(plan, local.ArrowFiles(local.files_of(ds)), ing, funnel, summaries, timings, t_start)
 
 
 @dataclass

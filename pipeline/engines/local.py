@@ -32,6 +32,41 @@ def files_of(ds: datasets.Dataset) -> list[str]:
     return [c["filename"] for c in ds.cache_files]
 
 
+class ArrowFiles:
+    """Rows of a checkpoint streamed from its Arrow files, batch by batch.
+
+    Sequential passes (global ``fit``, funnel counts, writing outputs) read the files
+    with plain buffered reads: no memory map whose touched pages count as resident
+    memory, and no concatenated in-memory copy, so memory stays flat as corpora grow.
+    It offers the two ``datasets`` calls the writers use: ``select_columns`` and ``iter``.
+    """
+
+    def __init__(self, files: list[str], columns: list[str] | None = None):
+        self.files, self.columns = list(files), columns
+
+    def select_columns(self, columns: list[str]) -> "ArrowFiles":
+        return ArrowFiles(self.files, list(columns))
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        for f in self.files:
+            with pa.OSFile(f) as src:
+                for rb in pa.ipc.open_stream(src):
+                    yield rb.select(self.columns) if self.columns else rb
+
+    def iter(self, batch_size: int = 10_000) -> Iterator[dict]:
+        """Python batches of roughly ``batch_size`` rows, in order."""
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for rb in self.batches():
+            pending.append(rb)
+            rows += rb.num_rows
+            if rows >= batch_size:
+                yield pa.Table.from_batches(pending).to_pydict()
+                pending, rows = [], 0
+        if rows:
+            yield pa.Table.from_batches(pending).to_pydict()
+
+
 def live_batches(ds: datasets.Dataset, batch_size: int = 10_000,
                  columns: list[str] | None = None) -> Iterator[dict]:
     """Canonical batches (decoded scores/meta) of the rows that are still live, in order.
@@ -40,8 +75,7 @@ def live_batches(ds: datasets.Dataset, batch_size: int = 10_000,
     converting every text column to Python when a stage only needs ids.
     """
     cols = None if columns is None else list(dict.fromkeys(["_stage", *columns]))
-    src = ds if cols is None else ds.select_columns(cols)
-    for batch in src.iter(batch_size=batch_size):
+    for batch in ArrowFiles(files_of(ds), cols).iter(batch_size):
         live = [i for i, s in enumerate(batch["_stage"]) if not s]
         if live:
             yield decode(batch, live, columns)
@@ -81,16 +115,17 @@ def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
 
 def stage_steps(ds: datasets.Dataset, group: list[str], live_in: int, injected: dict[str, int]) -> list[dict]:
     """Funnel steps of a fused group: in/out per stage, drops by reason, flags raised."""
-    table = ds.select_columns(["_stage", "_reason", "flags"]).data.table
     flag_counts: dict[str, int] = {}
-    flat = pc.list_flatten(table.column("flags"))
-    if len(flat):
-        for item in pc.value_counts(flat).to_pylist():
-            flag_counts[item["values"]] = item["counts"]
     dropped_all: dict[tuple[str, str], int] = {}
-    rejected = table.filter(pc.not_equal(table.column("_stage"), ""))
-    if rejected.num_rows:
-        grouped = rejected.group_by(["_stage", "_reason"]).aggregate([("_reason", "count")])
-        for st, reason, n in zip(*(grouped.column(c).to_pylist() for c in ("_stage", "_reason", "_reason_count"))):
-            dropped_all[(st, reason)] = n
+    for rb in ArrowFiles(files_of(ds), ["_stage", "_reason", "flags"]).batches():
+        flat = pc.list_flatten(rb.column("flags"))
+        if len(flat):
+            for item in pc.value_counts(flat).to_pylist():
+                flag_counts[item["values"]] = flag_counts.get(item["values"], 0) + item["counts"]
+        table = pa.Table.from_batches([rb])
+        rejected = table.filter(pc.not_equal(table.column("_stage"), ""))
+        if rejected.num_rows:
+            grouped = rejected.group_by(["_stage", "_reason"]).aggregate([("_reason", "count")])
+            for st, reason, n in zip(*(grouped.column(c).to_pylist() for c in ("_stage", "_reason", "_reason_count"))):
+                dropped_all[(st, reason)] = dropped_all.get((st, reason), 0) + n
     return funnel_steps(group, live_in, injected, dropped_all, flag_counts)

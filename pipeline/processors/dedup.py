@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from pipeline.neardup.config import NearDupConfig
 from pipeline.neardup.detector import Member, NearDupDetector
-from pipeline.processor import Stage, iter_rows
+from pipeline.processor import Stage, as_action, iter_rows
 from pipeline.record import Batch, Verdict
 from pipeline.registry import register
 
@@ -46,7 +46,7 @@ class Dedup(Stage):
         self.members: dict[tuple, Member] = {}
         self.near_summary: dict = {}
         # Exact dedup alone needs only ids and positions: the engine then skips the text columns.
-        self.fit_columns = ["id", "source"] if self.action("near") == "off" else None
+        self.fit_columns = ("id", "source") if self.action("near") == "off" else type(self).fit_columns
 
     @classmethod
     def validate_rules(cls, rules: Mapping[str, Any]) -> list[str]:
@@ -55,7 +55,7 @@ class Dedup(Stage):
     def action(self, name: str) -> str:
         # Without rules (e.g. a bare Dedup()) exact dedup still drops, as it always did.
         default = "drop" if name == "exact" else "off"
-        return str(self.check(name).get("action", default)) if self.rules else default
+        return as_action(self.check(name).get("action", default)) if self.rules else default
 
     def fit(self, batches: Iterable[Batch]) -> None:
         first: dict[str, str] = {}

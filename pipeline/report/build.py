@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline.io.atomic import write_json, write_text
 from pipeline.report import collect
-from pipeline.report.dist import distributions
+from pipeline.report.dist import Distributions
 from pipeline.report.problems import problems
 from pipeline.report.settings import describe, settings
 
@@ -57,14 +57,20 @@ def build_report(out: Path | str, manifest: dict | None = None) -> dict:
     stages_path = out / "report" / "stages.json"
     stages = json.loads(stages_path.read_text(encoding="utf-8")) if stages_path.exists() else {}
     per, chars, limit = int(cfg["examples_per_reason"]), int(cfg["text_chars"]), int(cfg["largest_clusters"])
-    table = collect.curated_table(out, manifest)
     wanted = _cluster_ids(stages, limit)
-    # Curated first: exact duplicates share their id with the kept copy, and the kept one
-    # is the cluster member the dedup stage meant.
-    found = collect.curated_by_id(table, wanted, chars)
+    # One pass over the curated shards, one shard in memory at a time.
+    dist = Distributions(cfg.get("tokenizer"), manifest["counts"].get("curated", 0))
+    found: dict[str, dict] = {}
+    flag_ex: dict[str, list[dict]] = {}
+    for table in collect.curated_parts(out, manifest):
+        dist.add(table)
+        # Curated first: exact duplicates share their id with the kept copy, and the kept one
+        # is the cluster member the dedup stage meant.
+        found.update(collect.curated_by_id(table, wanted - set(found), chars))
+        collect.flag_examples(table, per, chars, flag_ex)
     examples, dropped = collect.reject_examples(out, manifest, per, chars, wanted - set(found))
     found.update(dropped)
-    for code, ex in collect.flag_examples(table, per, chars).items():
+    for code, ex in flag_ex.items():
         examples.setdefault(code, ex)
     read = manifest["counts"]["read"]
     return {
@@ -77,7 +83,7 @@ def build_report(out: Path | str, manifest: dict | None = None) -> dict:
         "stages": stages,
         "examples": dict(sorted(examples.items())),
         "clusters": _clusters(stages, found, limit),
-        "distributions": distributions(table, cfg.get("tokenizer")),
+        "distributions": dist.result(),
         "run": {k: manifest.get(k) for k in ("inputs", "config_hash", "seed", "versions", "shards", "errors",
                                              "timings")},
     }

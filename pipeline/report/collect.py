@@ -45,6 +45,13 @@ def shard_paths(out: Path, manifest: dict) -> list[Path]:
             if s["path"].endswith(".parquet") and (out / s["path"]).exists()]
 
 
+def curated_parts(out: Path, manifest: dict, columns=CURATED_COLUMNS):
+    """The curated shards one table at a time (memory bounded by one shard, not the corpus)."""
+    for p in shard_paths(out, manifest):
+        names = pq.read_schema(p).names
+        yield pq.read_table(p, columns=[c for c in columns if c in names])
+
+
 def curated_table(out: Path, manifest: dict, columns=CURATED_COLUMNS) -> pa.Table | None:
     """All curated shards as one table of ``columns`` (those present), or None without shards."""
     tables = []
@@ -87,9 +94,13 @@ def reject_examples(out: Path, manifest: dict, per_reason: int, chars: int,
     return examples, found
 
 
-def flag_examples(table: pa.Table | None, per_reason: int, chars: int) -> dict[str, list[dict]]:
-    """The first ``per_reason`` curated records carrying each flag, with the flag's detail."""
-    examples: dict[str, list[dict]] = {}
+def flag_examples(table: pa.Table | None, per_reason: int, chars: int,
+                  examples: dict[str, list[dict]] | None = None) -> dict[str, list[dict]]:
+    """The first ``per_reason`` curated records carrying each flag, with the flag's detail.
+
+    Pass the ``examples`` of earlier shards to keep filling them in shard order.
+    """
+    examples = {} if examples is None else examples
     if table is None or "flags" not in table.column_names or table.num_rows == 0:
         return examples
     flags = table.column("flags")
