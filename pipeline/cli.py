@@ -27,7 +27,34 @@ def _field_map(pairs: tuple[str, ...]) -> dict | None:
     return out
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Options that, as in the CLI contract, take every following non-option word:
+# `sftpipe run data/ --eval-sets gsm8k.jsonl mmlu.csv`.
+GREEDY = ("--eval-sets",)
+
+
+def spread_greedy(args: list[str]) -> list[str]:
+    """Rewrite ``--opt A B C`` into ``--opt A --opt B --opt C`` for the options in GREEDY."""
+    out: list[str] = []
+    opt = None
+    for a in args:
+        if a.startswith("-"):
+            opt = a if a in GREEDY else None
+            out.append(a)
+        elif opt and out[-1] != opt:
+            out += [opt, a]
+        else:
+            out.append(a)
+    return out
+
+
+class Cli(click.Group):
+    """The command group; spreads greedy options before click parses them."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, spread_greedy(list(args)))
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sftpipe")
 def main() -> None:
     """sftpipe: curate instruction data into training-ready shards, a report and adapters."""
@@ -43,7 +70,8 @@ def main() -> None:
 @click.option("--ray-address", default=None, help="Ray cluster address (with --engine ray).")
 @click.option("--resume", is_flag=True, help="Continue after the stages a previous run finished.")
 @click.option("--only", default=None, help="Comma-separated stages to run after ingest.")
-@click.option("--eval-sets", "eval_sets", multiple=True, help="Evaluation sets for decontamination.")
+@click.option("--eval-sets", "eval_sets", multiple=True,
+              help="Evaluation sets (files or folders) for decontamination; takes every following path.")
 @click.option("--format", "output_format", multiple=True, type=click.Choice(["parquet", "jsonl"]),
               help="Curated shard format(s); parquet by default.")
 @click.option("--input-format", default=None, help="Force an input format (alpaca, sharegpt, openai, ...).")

@@ -86,3 +86,17 @@ def test_report_rebuilds(tmp_path):
 def test_stages_lists_registry():
     res = CliRunner().invoke(main, ["stages"])
     assert res.exit_code == 0 and "normalize" in res.output.split()
+
+
+def test_eval_sets_take_every_following_path(tmp_path, monkeypatch):
+    import pipeline.runner
+
+    seen = {}
+
+    def fake_run(inputs, **kw):
+        seen.update(inputs=inputs, eval_sets=kw["eval_sets"])
+        raise SystemExit(0)
+
+    monkeypatch.setattr(pipeline.runner, "run", fake_run)
+    CliRunner().invoke(main, ["run", "data.jsonl", "--eval-sets", "a.jsonl", "b.csv", "--out", str(tmp_path)])
+    assert seen == {"inputs": ["data.jsonl"], "eval_sets": ["a.jsonl", "b.csv"]}
