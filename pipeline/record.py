@@ -18,10 +18,6 @@ FIELDS: tuple[str, ...] = (
     "lang", "task", "domain", "complexity", "cluster", "response_type",
     "flags", "scores", "meta",
 )
-TEXT_FIELDS: tuple[str, ...] = ("system", "instruction", "input", "output")
-TAG_FIELDS: tuple[str, ...] = ("lang", "task", "domain", "complexity", "cluster", "response_type")
-ORIGINS: tuple[str, ...] = ("raw", "injected", "mixed")
-RESPONSE_TYPES: tuple[str, ...] = ("answer", "refusal", "clarification", "correction")
 
 
 @dataclass(frozen=True)
@@ -50,8 +46,6 @@ class Verdict:
         if not self.keep and not self.reason:
             raise ValueError("a dropping verdict needs a reason code")
 
-
-KEEP = Verdict()
 
 
 def new_record(**values: Any) -> dict:

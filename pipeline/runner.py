@@ -111,7 +111,6 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
 
     timings: dict[str, float] = {}
     ing = ingest_step(plan, progress, timings)
-    read = sum(i["records"] for i in ing["inputs"])
     ds = local.load(ing["files"])
     funnel = [ingest_funnel(ing, len(ds))]
     summaries: dict[str, dict] = {}

@@ -6,8 +6,6 @@ and a dropping verdict sets the row's fate columns.
 """
 from __future__ import annotations
 
-import orjson
-
 from pipeline.io.columns import dumps, decode
 from pipeline.record import FIELDS
 
@@ -67,6 +65,3 @@ def funnel_steps(group: list[str], live_in: int, injected: dict[str, int],
         live_in = out
     return steps
 
-
-def loads(s: str) -> dict:
-    return orjson.loads(s) if s else {}

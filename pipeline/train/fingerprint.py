@@ -8,11 +8,11 @@ into one loss curve, so :func:`check` turns any difference into a clear error in
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from pipeline.errors import SftpipeError
+from pipeline.io.atomic import sha256_file
 from pipeline.train.data import split_files
 from pipeline.train.settings import TrainConfig
 
@@ -30,14 +30,6 @@ class ResumeMismatchError(SftpipeError):
         super().__init__(
             f"cannot resume from {ckpt}: the checkpoint was written by a run with different inputs:\n{shown}\n"
             "Resume with exactly the same data, model and options, or start a new run (without --resume).")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _data_files(data: Path) -> list[Path]:
@@ -61,12 +53,12 @@ def _rel(path: Path, root: Path) -> str:
 
 def compute(data: Path, cfg: TrainConfig, model: str) -> dict:
     """The fingerprint of a run: ``{"data": {...}, "model": ..., "config": {...}}``."""
-    files = {_rel(f, data): _sha256(f) for f in _data_files(data)}
+    files = {_rel(f, data): sha256_file(f) for f in _data_files(data)}
     for spec in cfg.mix:
         path = Path(spec.rsplit(":", 1)[0])
-        files.update({f"mix:{_rel(f, path)}": _sha256(f) for f in _data_files(path)})
+        files.update({f"mix:{_rel(f, path)}": sha256_file(f) for f in _data_files(path)})
     if cfg.probe:
-        files.update({f"probe:{_rel(f, Path(cfg.probe))}": _sha256(f) for f in _data_files(Path(cfg.probe))})
+        files.update({f"probe:{_rel(f, Path(cfg.probe))}": sha256_file(f) for f in _data_files(Path(cfg.probe))})
     manifest_hash = None
     try:
         manifest_hash = json.loads((data / "manifest.json").read_text(encoding="utf-8")).get("config_hash")
