@@ -155,3 +155,26 @@ def test_ties_are_broken_by_taxonomy_order_not_chance(clf):
     a = tag(clf, "Summarize and extract.", "x y z", "")
     b = tag(clf, "Summarize and extract.", "x y z", "")
     assert a == b
+
+
+OPTION_CUES = [
+    # (rule, instruction, output): asking what one could do, or for an open list, is brainstorming.
+    ("brainstorm_ask", "We are in Kyoto for two days. What should we see?", "Fushimi Inari, Kinkaku-ji and Gion."),
+    ("brainstorm_ask", "周末在家可以做些什么？", "看书、做饭、整理房间。"),
+    ("brainstorm_ask", "What are good alternatives to coffee in the morning?", "Green tea, chicory or warm lemon water."),
+    ("brainstorm_ask", "早餐有什么好的选择？", "燕麦、鸡蛋、水果。"),
+    ("brainstorm_list", "Can you name a few famous jazz musicians?", "Miles Davis, John Coltrane, Ella Fitzgerald."),
+    ("brainstorm_list", "你能说出几种常见的热带水果吗？", "芒果、菠萝、榴莲。"),
+]
+
+
+@pytest.mark.parametrize("rule,instruction,output", OPTION_CUES, ids=[c[1][:30] for c in OPTION_CUES])
+def test_open_option_requests_are_brainstorming(clf, rule, instruction, output):
+    t = tag(clf, instruction, "", output)
+    assert (t.task, t.rule) == ("brainstorming", rule)
+
+
+def test_single_fact_requests_stay_open_qa(clf):
+    # No quantity ("a few", "some", a number) and no "what should I do": one fact, not a set of options.
+    assert tag(clf, "Can you name the capital of Peru?", "", "Lima.").task == "open_qa"
+    assert tag(clf, "你能说出秘鲁的首都吗？", "", "利马。").task == "open_qa"
