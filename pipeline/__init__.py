@@ -13,8 +13,11 @@ def run(*args, **kwargs):
     return _run(*args, **kwargs)
 
 
-def train(*args, **kwargs):
-    """Train an adapter on curated shards; see :func:`pipeline.train.api.train`."""
-    from pipeline.train.api import train as _train
+def __getattr__(name: str):
+    # `pipeline.train` is the (callable) trainer package, imported on first use so that
+    # `import pipeline` stays light (no torch).
+    if name == "train":
+        import importlib
 
-    return _train(*args, **kwargs)
+        return importlib.import_module("pipeline.train")
+    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -137,3 +137,13 @@ def test_missing_manifest_and_lint_reject(tiny_llama, tmp_path):
     rej = [json.loads(ln) for ln in (tmp_path / "r" / "rejected.jsonl").read_text().splitlines()]
     assert [(r["id"], r["reason"]) for r in rej] == [(recs[2]["id"], "train_answer_truncated")]
     assert "no manifest.json" in (tmp_path / "r" / "README.md").read_text()
+
+
+def test_pipeline_train_is_the_library_call_before_and_after_submodule_imports(monkeypatch):
+    import pipeline
+    import pipeline.train.api as api
+
+    calls = []
+    monkeypatch.setattr(api, "train", lambda *a, **k: calls.append((a, k)) or "ran")
+    assert pipeline.train("data", "model", "out", method="lora") == "ran"
+    assert calls == [(("data", "model", "out"), {"method": "lora"})]
