@@ -131,7 +131,8 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
         injected = {s: 0 for s in group}
         head = procs[group[0]]
         if getattr(head, "is_global", False):
-            head.fit(local.live_batches(ds, columns=getattr(head, "fit_columns", None)))
+            head.fit(with_progress(local.live_batches(ds, columns=getattr(head, "fit_columns", None)),
+                                   progress, f"fit {group[0]}", funnel[-1]["out"]))
             if hasattr(head, "inject"):
                 new = head.inject() or []
                 injected[group[0]] = len(new)
@@ -315,9 +316,23 @@ def _groups(stages: list[str], procs: dict) -> list[list[str]]:
     return groups
 
 
-def _bar(progress: bool, desc: str):
+def _bar(progress: bool, desc: str, total: int | None = None):
     if not progress:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(desc=desc, unit=" rec", file=sys.stderr, mininterval=0.5)
+    return tqdm(desc=desc, total=total, unit=" rec", file=sys.stderr, mininterval=0.5)
+
+
+def with_progress(batches, progress: bool, desc: str, total: int):
+    """Pass batches through, advancing a progress bar (records/s, ETA) by their row counts."""
+    bar = _bar(progress, desc, total)
+    if bar is None:
+        yield from batches
+        return
+    try:
+        for b in batches:
+            bar.update(len(b["id"]) if b else 0)
+            yield b
+    finally:
+        bar.close()

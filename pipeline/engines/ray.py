@@ -35,7 +35,7 @@ from typing import Sequence
 
 from pipeline.errors import ConfigError, MissingExtraError
 from pipeline.runner import (RunSummary, _groups, group_done, ingest_funnel, ingest_step, prepare,
-                             stage_summaries, write_outputs)
+                             stage_summaries, with_progress, write_outputs)
 
 KEYS = ("num_cpus", "concurrency")
 
@@ -143,7 +143,8 @@ def run(inputs: Sequence[str] | None = None, *, ray_address: str | None = None, 
             injected = {s: 0 for s in group}
             head = plan.procs[group[0]]
             if getattr(head, "is_global", False):
-                head.fit(ray_data.live_batches(ds, columns=getattr(head, "fit_columns", None)))
+                head.fit(with_progress(ray_data.live_batches(ds, columns=getattr(head, "fit_columns", None)),
+                                       progress, f"fit {group[0]}", funnel[-1]["out"]))
                 if hasattr(head, "inject"):
                     new = head.inject() or []
                     injected[group[0]] = len(new)
