@@ -161,7 +161,9 @@ class Extractor:
         for source, text in sources:
             if not text:
                 continue
-            for req in self._from_text(text, code or bool(_CODE_REQUEST.search(text)), source != "input"):
+            # The instruction and system prompt were searched just above; only the input is new.
+            is_code = code or (source == "input" and bool(_CODE_REQUEST.search(text)))
+            for req in self._from_text(text, is_code, source != "input"):
                 key = (req["kind"], req.get("form"))
                 if key not in seen:
                     seen.add(key)

@@ -97,6 +97,13 @@ class Verifier:
         self._for_en = self._word_rx(v.get("formal_markers_en"))
         self._inf_zh = list(v.get("informal_markers_zh") or [])
         self._for_zh = list(v.get("formal_markers_zh") or [])
+        # A non-ASCII marker cannot occur in ASCII text: most outputs skip those counts.
+        self._inf_zh_ascii = [w for w in self._inf_zh if w.isascii()]
+        self._for_zh_ascii = [w for w in self._for_zh if w.isascii()]
+        # Every match of a word regex contains one of its words: when none occurs as a
+        # substring (most outputs), the regex scan can be skipped with the same count, 0.
+        self._inf_en_words = tuple(w.lower() for w in v.get("informal_markers_en") or [])
+        self._for_en_words = tuple(w.lower() for w in v.get("formal_markers_en") or [])
 
     @staticmethod
     def _word_rx(words) -> re.Pattern | None:
@@ -288,8 +295,13 @@ class Verifier:
     def register_markers(self, output: str) -> tuple[int, int]:
         """``(informal, formal)`` marker counts (whole words for English)."""
         low = output.lower().replace("’", "'")
-        inf = (len(self._inf_en.findall(low)) if self._inf_en else 0) + sum(output.count(w) for w in self._inf_zh)
-        frm = (len(self._for_en.findall(low)) if self._for_en else 0) + sum(output.count(w) for w in self._for_zh)
+        ascii_only = output.isascii()
+        inf_zh = self._inf_zh_ascii if ascii_only else self._inf_zh
+        for_zh = self._for_zh_ascii if ascii_only else self._for_zh
+        inf = (len(self._inf_en.findall(low)) if self._inf_en and any(map(low.__contains__, self._inf_en_words))
+               else 0) + sum(output.count(w) for w in inf_zh)
+        frm = (len(self._for_en.findall(low)) if self._for_en and any(map(low.__contains__, self._for_en_words))
+               else 0) + sum(output.count(w) for w in for_zh)
         return inf, frm
 
     def register_of(self, output: str) -> str | None:

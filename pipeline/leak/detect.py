@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.decontam.text import gram_set, is_cjk_units, units
@@ -31,16 +31,42 @@ _OPTION = re.compile(r"(?:^|(?<=[\s(（:：?？。，,；;!！]))[\(（]?([A-H])
 
 @dataclass
 class Ctx:
-    """Everything the checks need about one record, computed once."""
+    """Everything the checks need about one record, computed once.
+
+    ``out_cjk`` may be passed when the caller already knows it; ``units_of`` and
+    ``output_keys`` memoise per record what several checks would otherwise recompute.
+    """
 
     rec: Mapping[str, Any]
     intent: Intent
     out_units: list[str]
     n: int
+    out_cjk: bool | None = None
+    _units: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
+    _keys: list | None = field(default=None, repr=False, compare=False)
 
     @property
     def output(self) -> str:
         return self.rec.get("output") or ""
+
+    def cjk(self) -> bool:
+        """Whether the output is CJK by units (see ``is_cjk_units``)."""
+        if self.out_cjk is None:
+            self.out_cjk = is_cjk_units(self.out_units)
+        return self.out_cjk
+
+    def units_of(self, text: str) -> list[str]:
+        """``units(text)``, computed once per record and text (callers must not mutate it)."""
+        us = self._units.get(text)
+        if us is None:
+            us = self._units[text] = units(text)
+        return us
+
+    def output_keys(self, kf: KeyFinder) -> list:
+        """``kf.keys(output)``, computed once per record."""
+        if self._keys is None:
+            self._keys = kf.keys(self.output)
+        return self._keys
 
 
 def _join(us: Sequence[str]) -> str:
@@ -56,13 +82,16 @@ def prompt_parts(rec: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(k, v) for k, v in parts if v.strip()]
 
 
-def containment(out_units: Sequence[str], text: str, n: int) -> float:
-    """Share of the output's n-grams present in ``text`` (0 for an empty output)."""
+def containment(out_units: Sequence[str], text: str, n: int, text_units: Sequence[str] | None = None) -> float:
+    """Share of the output's n-grams present in ``text`` (0 for an empty output).
+
+    ``text_units`` may pass ``units(text)`` when the caller already has it.
+    """
     n = min(n, len(out_units))  # a short output is one gram: itself
     og = gram_set(out_units, n)
     if not og:
         return 0.0
-    return len(og & gram_set(units(text), n)) / len(og)
+    return len(og & gram_set(units(text) if text_units is None else text_units, n)) / len(og)
 
 
 def overlap(ctx: Ctx) -> float:
@@ -135,7 +164,7 @@ def _strip_marks(body: str, marks: Sequence[str]) -> str:
 
 
 def _output_picks(ctx: Ctx, kf: KeyFinder, letter: str, body: str) -> bool:
-    if any(k.kind == "option" and k.text == letter for k in kf.keys(ctx.output)):
+    if any(k.kind == "option" and k.text == letter for k in ctx.output_keys(kf)):
         return True
     bu = units(body)
     if not bu or (len(bu) < 2 and not kf.is_short(ctx.out_units, ctx.output)):
@@ -148,7 +177,7 @@ def answer_in_prompt(ctx: Ctx, kf: KeyFinder) -> tuple[str, str] | None:
     """A key value of the output sits in a give-away span of the prompt."""
     if not ctx.intent.giveaway_checked:
         return None
-    keys = kf.keys(ctx.output)
+    keys = ctx.output_keys(kf)
     if not keys:
         return None
     for name, text in prompt_parts(ctx.rec):
@@ -165,9 +194,9 @@ def earlier_turn(ctx: Ctx, rules: Mapping[str, Any]) -> tuple[str, str] | None:
     """An earlier assistant turn already holds the final output."""
     if ctx.intent.label == "repeat" or not ctx.out_units:
         return None
-    cjk = is_cjk_units(ctx.out_units)
+    cjk = ctx.cjk()
     long_enough = len(ctx.out_units) >= int(rules.get("earlier_min_chars" if cjk else "earlier_min_words", 8))
-    q_units = units(ctx.rec.get("instruction") or "")
+    q_units = ctx.units_of(ctx.rec.get("instruction") or "")
     for i, turn in enumerate(ctx.rec.get("history") or []):
         prev = turn.get("output") or ""
         c = containment(ctx.out_units, prev, ctx.n)
@@ -189,7 +218,7 @@ def echo(ctx: Ctx, rules: Mapping[str, Any]) -> tuple[str, str] | None:
     if ctx.intent.legit_overlap or not ctx.out_units:
         return None
     name = "input" if (ctx.rec.get("input") or "").strip() else "instruction"
-    src = units(ctx.rec.get(name) or "")
+    src = ctx.units_of(ctx.rec.get(name) or "")
     cjk = is_cjk_units(src)
     if len(src) < int(rules.get("echo_min_chars" if cjk else "echo_min_words", 5)):
         return None
@@ -208,13 +237,13 @@ def skeleton(ctx: Ctx, rules: Mapping[str, Any]) -> tuple[str, str] | None:
     """One prompt part holds most of the output, which is not a small excerpt of it."""
     if ctx.intent.legit_overlap:
         return None
-    cjk = is_cjk_units(ctx.out_units)
+    cjk = ctx.cjk()
     if len(ctx.out_units) < int(rules.get("skeleton_min_chars" if cjk else "skeleton_min_words", 8)):
         return None
     need = float(rules.get("skeleton_min_containment", 0.7))
     share = float(rules.get("skeleton_min_share", 0.3))
     parts = prompt_parts(ctx.rec)
-    vocab = {u for _, text in parts for u in units(text)}
+    vocab = {u for _, text in parts for u in ctx.units_of(text)}
     novel = sum(1 for u in ctx.out_units if u not in vocab)
     if novel > float(rules.get("skeleton_max_novel", 0.05)) * len(ctx.out_units):
         return None  # the output adds its own content (e.g. a restated question + answer)
@@ -222,8 +251,9 @@ def skeleton(ctx: Ctx, rules: Mapping[str, Any]) -> tuple[str, str] | None:
     for name, text in parts:
         if comprehension and name in ("input", "instruction"):
             continue  # restating the question, or answering it from its context
-        c = containment(ctx.out_units, text, ctx.n)
-        if c >= need and len(ctx.out_units) >= share * len(units(text)):
+        tu = ctx.units_of(text)
+        c = containment(ctx.out_units, text, ctx.n, tu)
+        if c >= need and len(ctx.out_units) >= share * len(tu):
             return "skeleton", f"{name} holds {c:.0%} of the output: {matched_span(ctx.out_units, text, ctx.n)!r}"
     return None
 

@@ -24,6 +24,8 @@ from pipeline.decontam.text import has_cjk, normalize, units
 _NUM = r"-?\d[\d,]*(?:\.\d+)?"
 # An option letter that opens a text: "B", "(B)", "B.", "B、", "B：..." (not "A dog").
 _LETTER_AT_START = re.compile(r"^\s*[\(（\[]?\s*([A-H])\s*(?:[\)）\].．、:：,，]|$)")
+# Any digit: a number key needs one, so outputs without digits skip the marker scan.
+_DIGIT = re.compile(r"\d")
 # Parenthesised text not preceded by a word character (so not a call like print("x")).
 _PAREN = re.compile(r"(?<![\w])[(（]([^()（）\n]{1,60})[)）]")
 
@@ -76,10 +78,13 @@ class KeyFinder:
     def keys(self, output: str) -> list[Key]:
         """Key values of an output, most specific first."""
         out: list[Key] = []
-        m = _LETTER_AT_START.match(output) or self.out_letter_re.search(output)
+        # Only an upper-case A-H is ever kept as a chosen option, so outputs without one
+        # skip both scans (the marker alternation is the costly one).
+        m = (_LETTER_AT_START.match(output) or self.out_letter_re.search(output)) \
+            if any(map(output.__contains__, "ABCDEFGH")) else None
         if m and (m.re is _LETTER_AT_START or m.group(1).isupper()):
             out.append(Key("option", m.group(1), (m.group(1).casefold(),)))
-        nums = self.out_num_re.findall(output)
+        nums = self.out_num_re.findall(output) if _DIGIT.search(output) else []
         if nums:
             n = nums[-1].replace(",", "")
             out.append(Key("number", n, tuple(units(n))))

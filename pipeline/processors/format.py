@@ -23,6 +23,10 @@ from pipeline.processor import Stage, iter_rows, judge
 from pipeline.record import Batch, Verdict
 from pipeline.registry import register
 
+#: At most this many rows keep their fit-time template and styles for process() to reuse
+#: (memory bound only: rows beyond it are recomputed, with the same results).
+_MAX_FIT_CACHE = 500_000
+
 
 @register
 class Format(Stage):
@@ -50,19 +54,43 @@ class Format(Stage):
         if getattr(self, "_checker", None) is None:
             self.setup()
 
+    @staticmethod
+    def _texts_hash(rec: Mapping[str, Any]) -> int:
+        # Checked on reuse, so a row whose texts changed between fit and process (or an id
+        # seen twice with other texts) misses the cache instead of reusing stale styles.
+        return hash((rec.get("instruction"), rec.get("output")))
+
+    def _fit_styles(self, rid: Any, rec: Mapping[str, Any]) -> tuple[str, dict[str, str] | None]:
+        """``(template, styles or None when not needed)``, reusing what fit computed for the row."""
+        cache = getattr(self, "_fit_cache", None)
+        hit = cache.get(rid) if cache else None
+        if hit is not None and hit[0] == self._texts_hash(rec):
+            return hit[1], hit[2]
+        return template(rec.get("instruction") or ""), None
+
     def fit(self, batches: Iterable[Batch]) -> None:
         self._ready()
         count = bool((self.rules.get("summary") or {}).get("count_violations", False))
+        # process() needs each row's template and output styles again; keep them (interned,
+        # not pickled to workers: "_" attributes are transient) instead of recomputing.
+        self._fit_cache: dict[Any, tuple[int, str, dict[str, str] | None]] = {}
+        cache, shared = self._fit_cache, {}
         for batch in batches:
             rows = iter_rows(batch) if count else (
-                {"instruction": i, "output": o, "response_type": t}
-                for i, o, t in zip(batch["instruction"], batch["output"], batch["response_type"]))
+                {"id": d, "instruction": i, "output": o, "response_type": t}
+                for d, i, o, t in zip(batch["id"], batch["instruction"], batch["output"], batch["response_type"]))
             for rec in rows:
                 if self._checker.skip(rec):
                     continue
                 tmpl = template(rec.get("instruction") or "")
+                styles = self._styler.styles(rec["output"]) if tmpl else None
                 if tmpl:
-                    self.stats.add(family_key(tmpl), tmpl, self._styler.styles(rec["output"]))
+                    self.stats.add(family_key(tmpl), tmpl, styles)
+                if len(cache) < _MAX_FIT_CACHE:
+                    tmpl = shared.setdefault(tmpl, tmpl)
+                    if styles is not None:
+                        styles = shared.setdefault(tuple(styles.items()), styles)
+                    cache[rec.get("id")] = (self._texts_hash(rec), tmpl, styles)
                 if count:
                     reqs = self._checker.requirements(rec)
                     for r in reqs:
@@ -87,7 +115,7 @@ class Format(Stage):
                 batch["meta"][i] = {**(rec.get("meta") or {}), "format": info}
                 verdicts.append(Verdict())
                 continue
-            style_hits, changed = self._consistency(rec, normalize)
+            style_hits, changed = self._consistency(rec, normalize, *self._fit_styles(batch["id"][i], rec))
             if changed:
                 batch["output"][i] = rec["output"]
             reqs = self._checker.requirements(rec)
@@ -99,13 +127,15 @@ class Format(Stage):
             verdicts.append(judge(self, hits))
         return batch, verdicts
 
-    def _consistency(self, rec: dict, normalize: bool) -> tuple[list[tuple[str, str]], list[str]]:
-        tmpl = template(rec.get("instruction") or "")
+    def _consistency(self, rec: dict, normalize: bool, tmpl: str,
+                     styles: dict[str, str] | None) -> tuple[list[tuple[str, str]], list[str]]:
         if not tmpl or not self.stats.counts:
             return [], []
         key = family_key(tmpl)
         hits, changed = [], []
-        for feat, value in self._styler.styles(rec["output"]).items():
+        if styles is None:
+            styles = self._styler.styles(rec["output"])
+        for feat, value in styles.items():
             found = self.stats.minority(key, feat, value)
             if not found:
                 continue

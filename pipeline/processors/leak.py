@@ -63,8 +63,9 @@ class Leak(Stage):
         """``(hits, leak_overlap, intent label)`` for one record, hits in priority order."""
         self._ready()
         out_units = units(rec.get("output") or "")
-        n = int(self.rules.get("n_char" if is_cjk_units(out_units) else "n_word", 3))
-        ctx = detect.Ctx(rec, self._intent(rec.get("instruction") or "", rec.get("system") or ""), out_units, n)
+        cjk = is_cjk_units(out_units)
+        n = int(self.rules.get("n_char" if cjk else "n_word", 3))
+        ctx = detect.Ctx(rec, self._intent(rec.get("instruction") or "", rec.get("system") or ""), out_units, n, cjk)
         score = round(detect.overlap(ctx), 4)
         if not out_units:
             return [], score, ctx.intent.label
