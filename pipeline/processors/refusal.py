@@ -10,8 +10,10 @@ exactly enough records for the configured share of the final set.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
+from typing import ClassVar
 
 from pipeline.processor import Stage, iter_rows, judge
 from pipeline.record import Batch, Verdict, prompt_text
@@ -35,12 +37,27 @@ def row_lang(row: dict) -> str:
     return lang or "other"
 
 
+_PLAIN_SCORES = (("refusal_score", 0.0), ("clarification_score", 0.0), ("correction_score", 0.0))
+
+
+def _row_key(row: dict) -> bytes:
+    """Digest of everything :meth:`Refusal.assess` reads (instruction, output, prompt)."""
+    try:
+        text = "\x00".join((row.get("instruction") or "", row.get("output") or "", prompt_text(row)))
+    except TypeError:  # non-text fields: never cached, assess() decides what happens
+        return b""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 @register
 class Refusal(Stage):
     """Tag ``response_type``, flag over-refusals and unhelpful refusals, inject negative samples."""
 
     name = "refusal"
     is_global = True
+    #: Fields fit() reads (the engine converts only these to Python): assess(), row_lang()
+    #: and the derived-clarification scan.
+    fit_columns: ClassVar[tuple[str, ...]] = ("id", "system", "instruction", "input", "output", "history", "lang")
 
     def __init__(self, rules=None, seed: int = 0):
         super().__init__(rules, seed)
@@ -52,6 +69,11 @@ class Refusal(Stage):
         self.plan: dict[str, int] = {}
         self.injected: list[tuple[str, str]] = []
         self.shortfall: dict[str, int] = {}
+        # What fit() measured, reused by process() (which sees the same rows): a row key
+        # (digest of the fields assess() reads) -> compact result; plain answers with zero
+        # scores (most rows) only go in a set. Plain data, so it travels to workers.
+        self.plain: set[bytes] = set()
+        self.found: dict[bytes, tuple] = {}
 
     @property
     def _ratio(self) -> dict:
@@ -83,6 +105,22 @@ class Refusal(Stage):
             hits.append(("unhelpful", f"refusal ({det.cue!r}) gives no reason and no alternative"))
         return det, hits
 
+    def _remember(self, key: bytes, det: Detection, hits: list[tuple[str, str]]) -> None:
+        sc = det.scores
+        if det.response_type == "answer" and not hits and not any(sc.values()):
+            self.plain.add(key)
+        else:
+            self.found[key] = (det.response_type, det.cue, tuple(sc.items()), tuple(hits))
+
+    def _recall(self, key: bytes) -> tuple[Detection, list[tuple[str, str]]] | None:
+        if key in self.plain:
+            return Detection("answer", "", dict(_PLAIN_SCORES)), []
+        got = self.found.get(key)
+        if got is None:
+            return None
+        rtype, cue, scores, hits = got
+        return Detection(rtype, cue, dict(scores)), list(hits)
+
     def fit(self, batches: Iterable[Batch]) -> None:
         self._ready()
         ratio = self._ratio
@@ -100,6 +138,8 @@ class Refusal(Stage):
                 self.n_live += 1
                 self.langs[row_lang(row)] += 1
                 det, hits = self.assess(row)
+                if key := _row_key(row):
+                    self._remember(key, det, hits)
                 self.detected[det.response_type] += 1
                 self.hits.update(check for check, _ in hits if self.enabled(check))
                 instr = row.get("instruction", "")
@@ -149,7 +189,8 @@ class Refusal(Stage):
         self._ready()
         verdicts = []
         for i, row in enumerate(iter_rows(batch)):
-            det, hits = self.assess(row)
+            got = self._recall(_row_key(row)) if self.plain or self.found else None
+            det, hits = got if got is not None else self.assess(row)
             if row.get("origin") == "injected":
                 # The generator knows the true class; our own injections are never judged.
                 if not batch["response_type"][i]:

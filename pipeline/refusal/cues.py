@@ -10,6 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+try:  # the regex parser is private; without it patterns simply go unguarded (see guard())
+    import re._constants as _K
+    import re._parser as _P
+except ImportError:  # Python < 3.11
+    import sre_constants as _K  # type: ignore[no-redef]
+    import sre_parse as _P  # type: ignore[no-redef]
+
 #: Curly quotes and apostrophes folded before matching, so cue lists need only "'".
 _FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})
 
@@ -19,12 +26,106 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
+_CATEGORIES = {_K.CATEGORY_WORD: r"\w", _K.CATEGORY_NOT_WORD: r"\W", _K.CATEGORY_DIGIT: r"\d",
+               _K.CATEGORY_NOT_DIGIT: r"\D", _K.CATEGORY_SPACE: r"\s", _K.CATEGORY_NOT_SPACE: r"\S"}
+_REPEATS = (_K.MAX_REPEAT, _K.MIN_REPEAT, getattr(_K, "POSSESSIVE_REPEAT", _K.MAX_REPEAT))
+
+
+def _char(c: int) -> str:
+    return f"\\U{c:08x}"
+
+
+#: Zero-width conditions a match start can be known to satisfy, strongest last.
+_ANCHORS = ("", "\\b", "\\A")
+
+
+def _first(seq, anchor: int = 0) -> tuple[list[set[str]] | None, bool]:
+    """Class items that can start a match of a parsed sequence, and whether it can match empty.
+
+    Items are split by the anchor met before them at the same position (index into
+    :data:`_ANCHORS`: none, a word boundary, the start of the text; ``^`` means the start
+    because the cue patterns are compiled without MULTILINE). Returns ``(None, ...)``
+    for anything not understood; the caller then adds no guard.
+    """
+    sets: list[set[str]] = [set(), set(), set()]
+    for op, av in seq:
+        if op is _K.AT:
+            if av is _K.AT_BEGINNING or av is _K.AT_BEGINNING_STRING:
+                anchor = 2
+            elif av is _K.AT_BOUNDARY:
+                anchor = max(anchor, 1)
+            continue
+        if op is _K.ASSERT or op is _K.ASSERT_NOT:  # lookarounds consume nothing: look further
+            continue
+        if op is _K.LITERAL:
+            sets[anchor].add(_char(av))
+            return sets, False
+        if op is _K.IN:
+            for iop, iav in av:
+                if iop is _K.LITERAL:
+                    sets[anchor].add(_char(iav))
+                elif iop is _K.RANGE:
+                    sets[anchor].add(f"{_char(iav[0])}-{_char(iav[1])}")
+                elif iop is _K.CATEGORY and iav in _CATEGORIES:
+                    sets[anchor].add(_CATEGORIES[iav])
+                else:  # NEGATE and anything exotic
+                    return None, False
+            return sets, False
+        if op is _K.BRANCH:
+            alts = av[1]
+        elif op is _K.SUBPATTERN:
+            if av[1] or av[2]:  # scoped flags change matching; keep it simple
+                return None, False
+            alts = [av[3]]
+        elif op in _REPEATS:
+            alts = [av[2]]
+        elif op is getattr(_K, "ATOMIC_GROUP", None):
+            alts = [av]
+        else:  # ANY, NOT_LITERAL, group references, ...
+            return None, False
+        nullable = op in _REPEATS and av[0] == 0
+        for alt in alts:
+            sub, empty = _first(alt, anchor)
+            if sub is None:
+                return None, False
+            for mine, theirs in zip(sets, sub):
+                mine |= theirs
+            nullable |= empty
+        if not nullable:
+            return sets, False
+    return sets, True
+
+
+def guard(pattern: str, flags: int) -> str:
+    """``pattern`` behind a lookahead on how a match can start.
+
+    Python's ``re`` tries every alternative at every position; the big cue alternations
+    (most branches opening with ``\\b``) cost about 40 steps per character. The lookahead
+    (a word boundary then one of the first letters of the ``\\b`` branches, the start of
+    the text then a first letter of the ``^`` branches, or a first character of the
+    others) rejects most positions in a step or two. It is a necessary condition only,
+    so matches, positions and groups are exactly those of ``pattern``; when the start
+    cannot be worked out, ``pattern`` is returned.
+    """
+    if flags & re.MULTILINE:
+        return pattern
+    try:
+        sets, empty = _first(_P.parse(pattern, flags))
+    except Exception:  # a bad pattern fails at re.compile with the usual error
+        return pattern
+    if sets is None or empty or not any(sets):
+        return pattern
+    alts = [f"{a}[{''.join(sorted(items))}]" for a, items in zip(_ANCHORS, sets) if items]
+    return f"(?={'|'.join(alts)})(?:{pattern})"
+
+
 def compile_group(block: Mapping[str, list] | None) -> re.Pattern | None:
     """One case-insensitive alternation of every language's patterns (None when empty)."""
     pats = [p for lang in sorted(block or {}) for p in (block or {})[lang] or []]
     if not pats:
         return None
-    return re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)
+    joined = "|".join(f"(?:{p})" for p in pats)
+    return re.compile(guard(joined, re.IGNORECASE), re.IGNORECASE)
 
 
 def compile_all(section: Mapping[str, Mapping[str, list]] | None) -> dict[str, re.Pattern | None]:

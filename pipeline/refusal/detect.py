@@ -24,6 +24,7 @@ from pipeline.refusal.cues import compile_all, fold, search
 CLASSES = ("answer", "refusal", "clarification", "correction")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
+_ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
 # Quoted spans: double quotes of every script, CJK corner brackets, and single-quoted
 # spans whose quotes are not apostrophes inside a word ("can't" stays intact).
 _QUOTED = re.compile(
@@ -36,8 +37,12 @@ _QUESTION = re.compile(r"[?？]")
 
 def script_lang(text: str) -> str:
     """'zh' when Han characters make up at least 30% of letters, 'en' when Latin letters exist, else ''."""
-    han = len(_HAN.findall(text))
-    latin = len(_LATIN.findall(text))
+    if text.isascii():  # no Han possible; count letters in C instead of building a match list
+        raw = text.encode("ascii")
+        han, latin = 0, len(raw) - len(raw.translate(None, _ASCII_LETTERS))
+    else:
+        han = len(_HAN.findall(text))
+        latin = len(_LATIN.findall(text))
     if han and han >= 0.3 * (han + latin / 4):  # ~4 Latin letters per English word vs 1 Han char
         return "zh"
     return "en" if latin else ""
