@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import glob
-import json
 import os
 import random
 import sys
@@ -26,31 +24,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline import registry  # noqa: E402
 from pipeline.config import load, stage_rules  # noqa: E402
 from pipeline.record import from_rows, new_record  # noqa: E402
+from shared_texts import load_triples  # noqa: E402
 
-DATA = Path(os.environ.get("SFTPIPE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PATTERNS = ("alpaca_raw_en/*.json", "belle/dev1K.json", "zh_supplementary/*.json", "dolly/*.json",
             "code_alpaca/*.json", "llama_factory/alpaca_*_demo.json")
 BATCH = 1000
-
-
-def _load_shared() -> list[tuple[str, str, str]]:
-    out = []
-    for pat in PATTERNS:
-        for f in sorted(glob.glob(str(DATA / pat))):
-            text = Path(f).read_text(encoding="utf-8")
-            try:
-                items = json.loads(text)
-            except json.JSONDecodeError:
-                items = [json.loads(ln) for ln in text.splitlines() if ln.strip()]
-            for d in items if isinstance(items, list) else []:
-                if isinstance(d, dict):
-                    get = (lambda k: d.get(k) if isinstance(d.get(k), str) else "")
-                    out.append((get("instruction"), get("input"), get("output")))
-    return out
 
 
 def _generated(n: int) -> list[tuple[str, str, str]]:
@@ -64,7 +47,7 @@ def _generated(n: int) -> list[tuple[str, str, str]]:
 
 
 def sample(n: int, seed: int = 0) -> list[dict]:
-    pool = _load_shared() or _generated(1000)
+    pool = load_triples(PATTERNS) or _generated(1000)
     rng = random.Random(seed)
     picks = [pool[rng.randrange(len(pool))] for _ in range(n)]
     return [new_record(instruction=i, input=x, output=o, id=f"r{k}",

@@ -17,8 +17,6 @@ Targets (issue 3): >= 5x the baseline's records/s on 2 processes, >= 2,000 recor
 from __future__ import annotations
 
 import argparse
-import glob
-import json
 import os
 import random
 import sys
@@ -27,29 +25,16 @@ from multiprocessing import Pool
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline.config import stage_rules
 from pipeline.processors.language import Language
 from pipeline.processors.quality import Quality
 from pipeline.record import from_rows, new_record
+from shared_texts import DATA, load_triples  # noqa: E402
 
-DATA = Path(os.environ.get("SFTPIPE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PATTERNS = ("alpaca_raw_en/*.json", "belle/dev1K.json", "zh_supplementary/*.json", "dolly/*.json", "code_alpaca/*.json")
 BATCH = 1000
-
-
-def _load_shared() -> list[tuple[str, str, str]]:
-    out = []
-    for pat in PATTERNS:
-        for f in sorted(glob.glob(str(DATA / pat))):
-            text = Path(f).read_text(encoding="utf-8")
-            try:
-                items = json.loads(text)
-            except json.JSONDecodeError:
-                items = [json.loads(ln) for ln in text.splitlines() if ln.strip()]
-            for d in items:
-                out.append(tuple(d.get(k) if isinstance(d.get(k), str) else "" for k in ("instruction", "input", "output")))
-    return out
 
 
 def _templates(rng: random.Random, n: int) -> list[tuple[str, str, str]]:
@@ -69,7 +54,7 @@ def _templates(rng: random.Random, n: int) -> list[tuple[str, str, str]]:
 
 def make_records(n: int, seed: int = 0) -> tuple[list[dict], str]:
     rng = random.Random(seed)
-    pool = _load_shared() if DATA.exists() else []
+    pool = load_triples(PATTERNS) if DATA.exists() else []
     source = f"sampled with replacement from {len(pool)} shared records" if pool else "built-in templates"
     if not pool:
         pool = _templates(rng, 2000)

@@ -181,7 +181,6 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     records, real = load_records(args.n)
     ours_in, dj_in = write_inputs(records, args.work)
-    py = str(ROOT / ".venv" / "bin" / "python")
     result: dict = {"records": len(records), "real_records": real, "np": args.np_, "runs": {}}
 
     if not args.skip_dj:

@@ -108,7 +108,7 @@ def test_generated_records_match_local_over_many_blocks(cluster, tmp_path, monke
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump({"stages": FAST, "shard_rows": 1000,
                                       "engine": {"ray": {"concurrency": 2, "stages": {"quality": {"num_cpus": 1}}}}}))
-    local = local_run([str(data)], config=recipe, out=tmp_path / "local", progress=False, num_proc=1)
+    local_run([str(data)], config=recipe, out=tmp_path / "local", progress=False, num_proc=1)
     ray_s = ray_run([str(data)], config=recipe, out=tmp_path / "ray", progress=False)
     _assert_same(tmp_path / "local", tmp_path / "ray")
     assert ray_s.counts["read"] > 2000 and len(ray_s.shards) > 1
