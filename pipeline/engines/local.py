@@ -14,7 +14,7 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.engines.apply import apply_batch, funnel_steps
+from pipeline.engines.apply import apply_chain, funnel_steps
 from pipeline.io.columns import WORK_SCHEMA, decode, work_table
 
 BATCH = 1000
@@ -89,13 +89,6 @@ def append(ds: datasets.Dataset, records: list[dict], path: Path) -> datasets.Da
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, WORK_SCHEMA) as w:
         w.write_table(table)
     return datasets.concatenate_datasets([ds, datasets.Dataset.from_file(str(path))])
-
-
-def apply_chain(batch: dict, chain: list) -> dict:
-    """Apply fused stages in order; a row dropped by one is skipped by the next."""
-    for stage, proc in chain:
-        batch = apply_batch(batch, proc, stage)
-    return batch
 
 
 def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,

@@ -115,7 +115,8 @@ def run(inputs: Sequence[str] | None = None, *, ray_address: str | None = None, 
     problems = config_problems(plan.cfg.engine)
     if problems:
         raise ConfigError(problems)
-    from pipeline.engines import ray_data
+    from pipeline.engines import ray_data, ray_dedup
+    from pipeline.processors.dedup import Dedup
 
     started = _connect(ray, ray_address, quiet=not progress)
     ctx = ray.data.DataContext.get_current()
@@ -142,7 +143,10 @@ def run(inputs: Sequence[str] | None = None, *, ray_address: str | None = None, 
             t0 = time.perf_counter()
             injected = {s: 0 for s in group}
             head = plan.procs[group[0]]
-            if getattr(head, "is_global", False):
+            num_cpus, concurrency = group_resources(plan.cfg.engine, group, cpus)
+            if isinstance(head, Dedup):
+                ray_dedup.fit(head, ds, cpus, group_resources(plan.cfg.engine, [group[0]], cpus)[0])
+            elif getattr(head, "is_global", False):
                 head.fit(with_progress(ray_data.live_batches(ds, columns=getattr(head, "fit_columns", None)),
                                        progress, f"fit {group[0]}", funnel[-1]["out"]))
                 if hasattr(head, "inject"):
@@ -150,7 +154,6 @@ def run(inputs: Sequence[str] | None = None, *, ray_address: str | None = None, 
                     injected[group[0]] = len(new)
                     ds = ray_data.append(ds, new, n_rows)
                     n_rows += len(new)
-            num_cpus, concurrency = group_resources(plan.cfg.engine, group, cpus)
             ds = ray_data.map_group(ds, [(s, plan.procs[s]) for s in group], num_cpus, concurrency)
             steps = ray_data.stage_steps(ds, group, funnel[-1]["out"], injected)
             funnel += steps

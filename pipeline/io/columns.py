@@ -74,12 +74,13 @@ def shard_schema(score_keys: Iterable[str]) -> pa.Schema:
 
 
 def shard_row(row: dict, score_keys: list[str]) -> dict:
-    """Engine row -> curated shard row."""
-    rec = canonical(row)
-    scores = rec["scores"]
-    out = {f: rec[f] for f in FIELDS}
-    out["scores"] = {k: (float(scores[k]) if scores.get(k) is not None else None) for k in score_keys} \
-        if score_keys else {"_none": None}
+    """Engine row -> curated shard row (``meta`` stays the JSON string)."""
+    out = {f: row[f] for f in FIELDS}
+    if score_keys:
+        scores = orjson.loads(row["scores"]) if row["scores"] else {}
+        out["scores"] = {k: (float(scores[k]) if scores.get(k) is not None else None) for k in score_keys}
+    else:
+        out["scores"] = {"_none": None}
     out["meta"] = row["meta"] or "{}"
-    out["messages"] = to_messages(rec)
+    out["messages"] = to_messages(row)
     return out

@@ -71,39 +71,47 @@ class ShardWriter:
         self.score_keys, self.formats = score_keys, formats
         self.schema = shard_schema(score_keys)
         self.shards: list[dict] = []
-        self._buf: list[dict] = []
+        self._cols: dict[str, list] = {f: [] for f in self.schema.names}
+        self._n = 0
         folder.mkdir(parents=True, exist_ok=True)
 
     def add(self, row: dict) -> None:
-        self._buf.append(shard_row(row, self.score_keys))
-        if len(self._buf) >= self.shard_rows:
+        """Add one engine row (JSON-encoded scores/meta)."""
+        out = shard_row(row, self.score_keys)
+        for f, col in self._cols.items():
+            col.append(out[f])
+        self._n += 1
+        if self._n >= self.shard_rows:
             self._flush()
 
     def _name(self, ext: str) -> Path:
         return self.folder / f"{self.split}-{len(self.shards):05d}-of-{self.n_shards:05d}.{ext}"
 
     def _flush(self) -> None:
-        rows, self._buf = self._buf, []
+        cols, n = self._cols, self._n
+        self._cols, self._n = {f: [] for f in self.schema.names}, 0
         paths = []
         if "parquet" in self.formats:
             path = self._name("parquet")
-            table = pa.Table.from_pylist(rows, schema=self.schema)
+            table = pa.Table.from_pydict(cols, schema=self.schema)
             pq.write_table(table, tmp_path(path), compression="zstd")
             commit(path)
             paths.append(path)
         if "jsonl" in self.formats:
             path = self._name("jsonl")
+            names = list(cols)
             with open(tmp_path(path), "wb") as fh:
-                for r in rows:
-                    r = dict(r, meta=orjson.loads(r["meta"]))
+                for values in zip(*cols.values()):
+                    r = dict(zip(names, values))
+                    r["meta"] = orjson.loads(r["meta"])
                     fh.write(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n")
             commit(path)
             paths.append(path)
-        self.shards.append({"paths": paths, "rows": len(rows)})
+        self.shards.append({"paths": paths, "rows": n})
 
     def close(self) -> list[dict]:
         """Flush the last shard (an empty split still gets one empty shard) and describe them."""
-        if self._buf or not self.shards:
+        if self._n or not self.shards:
             self._flush()
         out = []
         for s in self.shards:

@@ -95,6 +95,61 @@ def numbers_fingerprint(text: str) -> int:
     return zlib.crc32("\x1f".join(nums).encode()) | (1 << 32)
 
 
+def doc_facts(rec: Mapping[str, Any], cfg: NearDupConfig) -> tuple[str, str, float | None, int, int]:
+    """What clustering needs about one record besides its shingles.
+
+    Returns:
+        (id, ``file#index``, quality score or None, output length, numbers fingerprint)
+    """
+    src = rec.get("source") or {}
+    q = (rec.get("scores") or {}).get(cfg.quality_key)
+    out = rec.get("output") or ""
+    return (rec["id"], f"{src.get('file', '')}#{src.get('index', '')}",
+            float(q) if isinstance(q, (int, float)) else None, len(out),
+            numbers_fingerprint(out) if cfg.conflict_numbers else 0)
+
+
+def fallback_key(parts: Sequence[str], nkey: int) -> str:
+    """The exact-match key of a document whose key gives no shingle ("" if the key is empty).
+
+    NUL keeps part boundaries (\x1f would be collapsed as whitespace).
+    """
+    text = normalize_text("\x00".join(parts[:nkey]))
+    return text if text.replace("\x00", "") else ""
+
+
+def sign_records(records: Sequence[Mapping[str, Any]], cfg: NearDupConfig) -> tuple:
+    """Shingle and sign a batch of records in one go (what :meth:`NearDupDetector.add` does per chunk).
+
+    Every result is per document, whatever the batch: engines may cut batches as they like.
+
+    Returns:
+        (parts per record, number of key parts, shingle hashes, offsets, key shingle
+        counts, ``uint32`` signatures ``(records, num_perm)``)
+    """
+    docs = [key_parts(rec, cfg)[0] for rec in records]
+    nkey = key_parts({}, cfg)[1]
+    if not docs:
+        return docs, nkey, np.zeros(0, np.uint64), np.zeros(1, np.int64), np.zeros(0, np.int64), \
+            np.zeros((0, cfg.num_perm), np.uint32)
+    return (docs, nkey, *_signature_job((docs, nkey, cfg.shingle, cfg.num_perm, cfg.minhash_seed)))
+
+
+@dataclass(frozen=True)
+class CandidateDoc:
+    """A document computed elsewhere (an engine's workers), handed to :meth:`NearDupDetector.add_candidates`.
+
+    Attributes:
+        row_key: How the caller identifies the record in results.
+        facts: :func:`doc_facts` of the record.
+        shingles: Its sorted unique shingle hashes, all parts.
+    """
+
+    row_key: Any
+    facts: tuple
+    shingles: np.ndarray
+
+
 def _signature_job(args: tuple) -> tuple:
     """Shingle + sign one chunk of documents (runs in the main process or a pool worker)."""
     docs, nkey, shingle_cfg, num_perm, seed = args
@@ -140,6 +195,9 @@ class NearDupDetector:
         self.output_part = 0
         self.stats: dict[str, int] = {}
         self.clusters: list[dict] = []
+        # Set by an engine that only hands over candidate documents (add_candidates):
+        # how many records went into detection in all.
+        self.records: int | None = None
 
     def add(self, records: Sequence[Mapping[str, Any]], row_keys: Sequence[Any]) -> None:
         """Add records (canonical dicts) in input order; ``row_keys`` identify them in results."""
@@ -150,15 +208,7 @@ class NearDupDetector:
         for rec, rk in zip(records, row_keys):
             parts, self.nkey, self.output_part = key_parts(rec, cfg)
             docs.append(parts)
-            self.ids.append(rec["id"])
-            src = rec.get("source") or {}
-            self.where.append(f"{src.get('file', '')}#{src.get('index', '')}")
-            self.row_keys.append(rk)
-            q = (rec.get("scores") or {}).get(cfg.quality_key)
-            self.quality.append(float(q) if isinstance(q, (int, float)) else None)
-            out = rec.get("output") or ""
-            self.output_len.append(len(out))
-            self.numbers.append(numbers_fingerprint(out) if cfg.conflict_numbers else 0)
+            self._facts(rk, doc_facts(rec, cfg))
         base = len(self.ids) - len(docs)
         step = cfg.batch_size
         if cfg.num_proc > 1:  # give every worker a share of this batch
@@ -169,6 +219,32 @@ class NearDupDetector:
         for (chunk, *_), (hashes, offsets, key_counts, sigs) in zip(jobs, results):
             self._store(base, chunk, hashes, offsets, key_counts, sigs)
             base += len(chunk)
+
+    def _facts(self, rk: Any, facts: tuple) -> None:
+        rid, where, quality, output_len, numbers = facts
+        self.ids.append(rid)
+        self.where.append(where)
+        self.row_keys.append(rk)
+        self.quality.append(quality)
+        self.output_len.append(output_len)
+        self.numbers.append(numbers)
+
+    def add_candidates(self, docs: Sequence[CandidateDoc], records: int, no_shingle: int) -> None:
+        """Take documents signed and bucketed elsewhere, in input order (instead of :meth:`add`).
+
+        Only documents that share a bucket (or a no-shingle key) with another one are
+        needed; :meth:`cluster` then gets their buckets as positions in ``docs``.
+
+        Args:
+            docs: The candidate documents, in input order.
+            records: Records that went into detection in all (for the summary).
+            no_shingle: How many of them had no key shingle.
+        """
+        _, self.nkey, self.output_part = key_parts({}, self.cfg)
+        for doc in docs:
+            self._unique[len(self.ids)] = doc.shingles
+            self._facts(doc.row_key, doc.facts)
+        self.records, self.no_shingle = records, no_shingle
 
     def _map(self, jobs: list[tuple]) -> Iterable[tuple]:
         if self.cfg.num_proc <= 1 or len(jobs) <= 1:
@@ -189,9 +265,8 @@ class NearDupDetector:
         self.index.insert((signed + base).tolist(), sigs[signed])
         for local in np.flatnonzero(key_counts == 0).tolist():
             self.no_shingle += 1
-            # NUL keeps part boundaries (\x1f would be collapsed as whitespace).
-            text = normalize_text("\x00".join(docs[local][:self.nkey]))
-            if not text.replace("\x00", ""):
+            text = fallback_key(docs[local], self.nkey)
+            if not text:
                 continue  # an all-empty key matches nothing
             doc = base + local
             first = self.fallback.setdefault(text, doc)
@@ -245,10 +320,21 @@ class NearDupDetector:
             self._pool.close()
             self._pool.join()
             self._pool = None
+        return self.cluster(self.index.buckets(), self.fallback_pairs)
+
+    def cluster(self, buckets: Iterable[Sequence[int]], fallback_pairs: Iterable[tuple[int, int]]) -> dict[Any, Member]:
+        """Clusters from candidate buckets and no-shingle pairs; returns row key -> :class:`Member`.
+
+        Args:
+            buckets: Sorted document numbers per LSH bucket with two or more members,
+                band by band and, within a band, in the order of each bucket's first
+                member (what :meth:`LSHIndex.buckets` yields).
+            fallback_pairs: ``(first, later)`` documents with the same no-shingle key.
+        """
         uf = UnionFind(len(self.ids))
         verify = self._verify if self.cfg.verify else None
-        self.stats = link_buckets(self.index.buckets(), uf, verify, self.cfg.max_bucket_heads)
-        for a, b in self.fallback_pairs:
+        self.stats = link_buckets(buckets, uf, verify, self.cfg.max_bucket_heads)
+        for a, b in fallback_pairs:
             uf.union(a, b)
         out: dict[Any, Member] = {}
         self.clusters = []
@@ -271,5 +357,6 @@ class NearDupDetector:
         lsh = {"threshold": self.cfg.threshold, "num_perm": self.cfg.num_perm,
                "bands": self.index.bands, "rows": self.index.rows, "verify": self.cfg.verify,
                "key": self.cfg.key}
-        return cluster_summary(self.clusters, len(self.ids), self.no_shingle,
+        records = len(self.ids) if self.records is None else self.records
+        return cluster_summary(self.clusters, records, self.no_shingle,
                                {**lsh, **self.stats}, limit)

@@ -33,6 +33,24 @@ def band_params(threshold: float, num_perm: int, bands: int | None = None, rows:
     return probe.b, probe.r
 
 
+def band_keys(signatures: np.ndarray, hashranges: Sequence[tuple[int, int]]) -> list[list[bytes]]:
+    """The bucket key of every document in every band: ``[band][doc] -> bytes``.
+
+    A band key is the band's slice of the signature as big-endian 32-bit values,
+    byte for byte what ``MinHashLSH`` stores, so two documents share a bucket
+    exactly when their keys are equal. Engines that bucket documents themselves
+    (the ray engine groups these keys with a shuffle) get datasketch's candidates.
+    """
+    n = len(signatures)
+    swapped = np.asarray(signatures).astype(">u4")
+    out = []
+    for lo, hi in hashranges:
+        blob = np.ascontiguousarray(swapped[:, lo:hi]).tobytes()
+        width = (hi - lo) * 4
+        out.append([blob[k:k + width] for k in range(0, n * width, width)])
+    return out
+
+
 class LSHIndex:
     """A ``datasketch.MinHashLSH`` keyed by integer document numbers.
 
@@ -69,18 +87,18 @@ class LSHIndex:
             keys, signatures = keys[1:], signatures[1:]
             n -= 1
             self.size += 1
-        swapped = signatures.astype(">u4")
-        band_keys = []
-        for lo, hi in self.lsh.hashranges:
-            blob = np.ascontiguousarray(swapped[:, lo:hi]).tobytes()
-            width = (hi - lo) * 4
-            band_keys.append([blob[k:k + width] for k in range(0, n * width, width)])
+        bands = band_keys(signatures, self.lsh.hashranges)
         for k, key in enumerate(keys):
-            hs = [band[k] for band in band_keys]
+            hs = [band[k] for band in bands]
             self.lsh.keys.insert(int(key), *hs)
             for h, table in zip(hs, self.lsh.hashtables):
                 table.insert(h, int(key))
         self.size += n
+
+    @property
+    def hashranges(self) -> list[tuple[int, int]]:
+        """Signature slice ``(lo, hi)`` of each band, in band order."""
+        return list(self.lsh.hashranges)
 
     def query(self, signature: np.ndarray) -> list[int]:
         """Keys sharing at least one band with ``signature`` (datasketch's own query)."""

@@ -9,6 +9,12 @@ collapsed silently. Settings: ``rules/dedup.yaml``.
 
 ``process`` only looks rows up in what ``fit`` decided, so any number of workers
 gives the same verdicts. Rows are identified by ``(source file, index, id)``.
+
+An engine that runs the fit in pieces (the ray engine, :mod:`pipeline.engines.ray_dedup`)
+uses the same decisions through :meth:`Dedup.exact_decide`, :meth:`Dedup.near_detector`
+(then :mod:`pipeline.neardup.detector`'s ``sign_records`` / ``CandidateDoc`` and
+:func:`pipeline.neardup.lsh.band_keys`) and :meth:`Dedup.install`, so its verdicts and
+summary are the local ones.
 """
 from __future__ import annotations
 
@@ -25,6 +31,37 @@ from pipeline.registry import register
 def row_key(rid: str, src: Mapping[str, Any] | None) -> tuple:
     src = src or {}
     return (src.get("file", ""), src.get("index", -1), rid)
+
+
+def _where(src: Mapping[str, Any]) -> str:
+    return f"{src.get('file', '')}#{src.get('index', '')}"
+
+
+class ExactState:
+    """First occurrence per id, fed rows in input order; later occurrences are duplicates.
+
+    Rows without a distinct source position cannot be told apart from the first
+    occurrence; never risk dropping both.
+    """
+
+    def __init__(self, on: bool = True):
+        self.on = on
+        self.first: dict[str, str] = {}
+        self.dupes: dict[tuple, str] = {}
+
+    def see(self, rid: str, src: Mapping[str, Any] | None) -> bool:
+        """Record one row; True when it is an exact duplicate of an earlier one."""
+        src = src or {}
+        where = _where(src)
+        if self.on and rid in self.first and self.first[rid] != where:
+            self.dupes[row_key(rid, src)] = rid
+            return True
+        self.first.setdefault(rid, where)
+        return False
+
+    def result(self) -> tuple[dict[str, str], dict[tuple, str]]:
+        """(id -> ``file#index`` of its first occurrence, for ids with duplicates; duplicates by row key)."""
+        return {rid: self.first[rid] for rid in set(self.dupes.values())}, self.dupes
 
 
 @register
@@ -58,31 +95,53 @@ class Dedup(Stage):
         return as_action(self.check(name).get("action", default)) if self.rules else default
 
     def fit(self, batches: Iterable[Batch]) -> None:
-        first: dict[str, str] = {}
-        dupes: dict[tuple, str] = {}
-        exact_on = self.action("exact") != "off"
+        exact = ExactState(self.action("exact") != "off")
         detector = NearDupDetector(self.near_cfg) if self.action("near") != "off" else None
         for batch in batches:
             live, keys = [], []
             for row in iter_rows(batch):
                 rid, src = row["id"], row["source"] or {}
-                key = row_key(rid, src)
-                # Rows without a distinct source position cannot be told apart from
-                # the first occurrence; never risk dropping both.
-                if exact_on and rid in first and first[rid] != f"{src.get('file', '')}#{src.get('index', '')}":
-                    dupes[key] = rid
+                if exact.see(rid, src):
                     continue
-                first.setdefault(rid, f"{src.get('file', '')}#{src.get('index', '')}")
                 live.append(row)
-                keys.append(key)
+                keys.append(row_key(rid, src))
             if detector is not None:
                 detector.add(live, keys)
         # Keep "where" only for ids that have duplicates: this object is pickled to every worker.
-        self.first = {rid: first[rid] for rid in set(dupes.values())}
-        self.dupes = dupes
-        if detector is not None:
-            self.members = detector.finish()
-            self.near_summary = detector.summary()
+        first, dupes = exact.result()
+        self.install(first, dupes, detector.finish() if detector is not None else None,
+                     detector.summary() if detector is not None else None)
+
+    # What an engine that runs the fit in pieces needs (see the module docstring).
+
+    @property
+    def near_on(self) -> bool:
+        return self.action("near") != "off"
+
+    def exact_decide(self, rows: Iterable[tuple[str, Mapping[str, Any] | None]]
+                     ) -> tuple[list[bool], dict[str, str], dict[tuple, str]]:
+        """Exact-duplicate decisions for ``(id, source)`` rows in input order.
+
+        Rows whose id occurs once among the live rows can never be duplicates, so an
+        engine may pass only the rows of repeated ids.
+
+        Returns:
+            (per row: is it a duplicate, then ``first`` and ``dupes`` for :meth:`install`)
+        """
+        exact = ExactState(self.action("exact") != "off")
+        flags = [exact.see(rid, src) for rid, src in rows]
+        return (flags, *exact.result())
+
+    def near_detector(self) -> NearDupDetector:
+        """A fresh detector with this stage's settings (for :meth:`NearDupDetector.add_candidates`)."""
+        return NearDupDetector(self.near_cfg)
+
+    def install(self, first: dict[str, str], dupes: dict[tuple, str],
+                members: dict[tuple, Member] | None, near_summary: dict | None) -> None:
+        """Set what ``process`` looks up: the outcome of :meth:`fit`, however it was computed."""
+        self.first, self.dupes = first, dupes
+        self.members = members or {}
+        self.near_summary = near_summary or {}
 
     def summary(self) -> dict:
         out: dict[str, Any] = {"exact_duplicates": len(self.dupes)}

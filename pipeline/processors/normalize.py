@@ -31,6 +31,8 @@ def normalize_text(text: str) -> str:
     """NFC, unify newlines, drop invisible characters, strip trailing spaces per line and trim."""
     if not text:
         return ""
+    if text.isascii() and text.isprintable():
+        return text.strip()  # one line of printable ASCII: nothing else can apply
     text = _NEWLINES.sub("\n", text)
     text = _INVISIBLE.sub("", text)
     if "\u200c" in text or "\u200d" in text:

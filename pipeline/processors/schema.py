@@ -115,24 +115,43 @@ class Schema(Stage):
     def process(self, batch: Batch) -> tuple[Batch, list[Verdict]]:
         if getattr(self, "_validator", None) is None:
             self.setup()
-        n = len(batch.get("id", []))
         keys = list(batch)
+        # ids differ per record but only their length matters to the schema.
+        columns = [_column_skeleton(batch[k], k in self._verbatim) for k in keys]
+        cache = self._cache
         verdicts = []
-        cache, verb = self._cache, self._verbatim
-        for i in range(n):
-            # ids differ per record but only their length matters to the schema.
-            key = tuple(_skeleton(batch[k][i], k in verb) for k in keys)
+        for key in zip(*columns):
             verdict = cache.get(key)
             if verdict is None:
-                rec = {k: _unskeleton(v) for k, v in zip(keys, key)}
-                # best_match picks the most relevant error deterministically.
-                err = jsonschema.exceptions.best_match(self._validator.iter_errors(rec))
-                if err is None:
-                    verdict = Verdict()
-                else:
-                    reason, detail = explain(err)
-                    verdict = Verdict(keep=False, reason=reason, detail=detail)
+                verdict = self._validate({k: _unskeleton(v) for k, v in zip(keys, key)})
                 if len(cache) < 100_000:
                     cache[key] = verdict
             verdicts.append(verdict)
         return batch, verdicts
+
+    def _validate(self, rec: dict) -> Verdict:
+        # best_match picks the most relevant error deterministically.
+        err = jsonschema.exceptions.best_match(self._validator.iter_errors(rec))
+        if err is None:
+            return Verdict()
+        reason, detail = explain(err)
+        return Verdict(keep=False, reason=reason, detail=detail)
+
+
+_EMPTY = {list: ("l", ()), dict: ("d", ())}
+
+
+def _column_skeleton(values: list, verbatim: bool) -> list:
+    """``_skeleton`` of every value of one column, with fast paths for the common shapes."""
+    if verbatim:
+        return [v if v.__class__ is str else _skeleton(v, True) for v in values]
+    out = []
+    for v in values:
+        cls = v.__class__
+        if cls is str:
+            out.append("" if not v else (" " if v.isspace() else _WORD))
+        elif not v and cls in _EMPTY:
+            out.append(_EMPTY[cls])
+        else:
+            out.append(_skeleton(v, False))
+    return out
