@@ -103,8 +103,8 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
         The RunSummary. Raises ConfigError / NoInputError (nothing written) for fatal problems.
     """
     t_start = time.perf_counter()
-    plan = prepare(inputs, config=config, out=out, seed=seed, resume=resume, only=only, eval_sets=eval_sets,
-                   input_format=input_format, field_map=field_map, val_ratio=val_ratio,
+    plan = prepare(inputs, config=config, out=out, num_proc=num_proc, seed=seed, resume=resume, only=only,
+                   eval_sets=eval_sets, input_format=input_format, field_map=field_map, val_ratio=val_ratio,
                    output_format=output_format, log=log)
     cfg, procs, state, emit, work = plan.cfg, plan.procs, plan.state, plan.emit, plan.work
     from pipeline.engines import local
@@ -131,8 +131,10 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
         injected = {s: 0 for s in group}
         head = procs[group[0]]
         if getattr(head, "is_global", False):
-            head.fit(with_progress(local.live_batches(ds, columns=getattr(head, "fit_columns", None)),
-                                   progress, f"fit {group[0]}", funnel[-1]["out"]))
+            batches = local.live_batches(ds, columns=getattr(head, "fit_columns", None))
+            if plan.num_proc > 1 and hasattr(head, "fit_features") and funnel[-1]["out"] >= local.PARALLEL_FIT_MIN_ROWS:
+                batches = local.with_fit_features(batches, head, plan.num_proc)
+            head.fit(with_progress(batches, progress, f"fit {group[0]}", funnel[-1]["out"]))
             if hasattr(head, "inject"):
                 new = head.inject() or []
                 injected[group[0]] = len(new)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 import datasets
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -18,6 +19,9 @@ from pipeline.engines.apply import apply_chain, funnel_steps
 from pipeline.io.columns import WORK_SCHEMA, decode, work_table
 
 BATCH = 1000
+FIT_BATCH = 10_000  # rows per batch handed to a global stage's fit()
+PARALLEL_FIT_MIN_ROWS = 10_000  # fewer live rows: fit_features runs in the main process
+FIT_PIECE = 2_500  # rows per fit_features task
 FEATURES = datasets.Features.from_arrow_schema(WORK_SCHEMA)
 logging.getLogger("datasets").setLevel(logging.ERROR)
 
@@ -67,7 +71,7 @@ class ArrowFiles:
             yield pa.Table.from_batches(pending).to_pydict()
 
 
-def live_batches(ds: datasets.Dataset, batch_size: int = 10_000,
+def live_batches(ds: datasets.Dataset, batch_size: int = FIT_BATCH,
                  columns: list[str] | None = None) -> Iterator[dict]:
     """Canonical batches (decoded scores/meta) of the rows that are still live, in order.
 
@@ -81,6 +85,53 @@ def live_batches(ds: datasets.Dataset, batch_size: int = 10_000,
             yield decode(batch, live, columns)
 
 
+_FEATURE_PROC = None  # the processor fork()ed feature workers compute with
+
+
+def _features(batch: dict) -> list:
+    proc = _FEATURE_PROC
+    if not getattr(proc, "_setup_done", False):
+        proc.setup()
+        proc._setup_done = True
+    return proc.fit_features(batch)
+
+
+def with_fit_features(batches: Iterator[dict], proc, num_proc: int, window: int = 2) -> Iterator[dict]:
+    """Add ``batch["_fit"]``, the stage's per-row ``fit_features``, computed in ``num_proc`` processes.
+
+    A global stage's ``fit`` runs in the main process; the per-row part of it (tagging,
+    classification) is what costs, and it does not depend on other rows. Stages that
+    split it out as ``fit_features(batch) -> list`` get it computed in parallel here,
+    in input order, in pieces of ``FIT_PIECE`` rows, ``window`` batches per worker at a time
+    so memory stays bounded.
+    ``fit`` uses ``batch["_fit"]`` when present and computes the features itself otherwise.
+    """
+    global _FEATURE_PROC
+    import multiprocessing
+
+    _FEATURE_PROC = proc
+    pending: list[dict] = []
+    piece = FIT_PIECE
+    with multiprocessing.get_context("fork").Pool(num_proc) as pool:
+        def flush():
+            pieces = [(b, {k: v[a:a + piece] for k, v in b.items()})
+                      for b in pending for a in range(0, len(b["id"]), piece)]
+            feats = pool.map(_features, [p for _, p in pieces], chunksize=1)
+            for b in pending:
+                b["_fit"] = []
+            for (b, _), f in zip(pieces, feats):
+                b["_fit"] += f
+            yield from pending
+            pending.clear()
+
+        for batch in batches:
+            pending.append(batch)
+            if len(pending) >= num_proc * window:
+                yield from flush()
+        yield from flush()
+    _FEATURE_PROC = None
+
+
 def append(ds: datasets.Dataset, records: list[dict], path: Path) -> datasets.Dataset:
     """Append new canonical records (injections) as another Arrow file."""
     if not records:
@@ -91,6 +142,24 @@ def append(ds: datasets.Dataset, records: list[dict], path: Path) -> datasets.Da
     return datasets.concatenate_datasets([ds, datasets.Dataset.from_file(str(path))])
 
 
+def apply_table(table: pa.Table, chain: list) -> pa.Table:
+    """Fused stages over an Arrow batch: only live rows are converted to Python and back.
+
+    Rows rejected by an earlier pass are carried through as Arrow data, untouched and in place.
+    """
+    live = pc.equal(table.column("_stage"), "")
+    n_live = pc.sum(live).as_py() or 0
+    if n_live == 0:
+        return table
+    if n_live == table.num_rows:
+        return pa.Table.from_pydict(apply_chain(table.to_pydict(), chain), schema=WORK_SCHEMA)
+    done = pa.Table.from_pydict(apply_chain(table.filter(live).to_pydict(), chain), schema=WORK_SCHEMA)
+    mask = live.to_numpy(zero_copy_only=False)
+    positions = np.concatenate([np.flatnonzero(mask), np.flatnonzero(~mask)])
+    merged = pa.concat_tables([done, table.filter(pc.invert(live)).cast(WORK_SCHEMA)])
+    return merged.take(np.argsort(positions, kind="stable"))
+
+
 def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
                fingerprint: str, progress: bool) -> datasets.Dataset:
     """Run fused stages over every row in one pass; returns the new checkpointed dataset."""
@@ -98,8 +167,8 @@ def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
         datasets.disable_progress_bars()
     else:
         datasets.enable_progress_bars()
-    return ds.map(
-        apply_chain, batched=True, batch_size=BATCH, fn_kwargs={"chain": chain},
+    return ds.with_format("arrow").map(
+        apply_table, batched=True, batch_size=BATCH, fn_kwargs={"chain": chain},
         num_proc=num_proc if num_proc > 1 and len(ds) >= 2 * BATCH else None,
         cache_file_name=str(out_file), load_from_cache_file=False, new_fingerprint=fingerprint,
         features=FEATURES, desc="+".join(s for s, _ in chain),

@@ -87,6 +87,10 @@ class Diversity(Stage):
         domains = list(self.taxonomy.get("domains") or {}) + [str((self.rules.get("domain") or {}).get("other", "other"))]
         return Profile(tasks, domains, BUCKETS)
 
+    def fit_features(self, batch: Batch) -> list[Tags]:
+        """The per-row part of ``fit`` (tagging), which the engine may run in parallel."""
+        return [self._tags(rec) for rec in iter_rows(batch)]
+
     def fit(self, batches: Iterable[Batch]) -> None:
         bal = self.rules.get("balance") or {}
         dims = list(bal.get("dimensions") or ["task"])
@@ -97,8 +101,9 @@ class Diversity(Stage):
         keys = list(bal.get("quality_keys") or [])
         cache = TagCache()
         for batch in batches:
-            for rec in iter_rows(batch):
-                t = self._tags(rec)
+            feats = batch.pop("_fit", None)
+            for i, rec in enumerate(iter_rows(batch)):
+                t = feats[i] if feats is not None else self._tags(rec)
                 cache.add(rec["id"], t)
                 before.add(t.task, t.lang, t.domain, t.bucket, t.verb, t.obj, rec.get("cluster") or "")
                 if bal.get("enabled"):

@@ -121,6 +121,21 @@ class Refusal(Stage):
         rtype, cue, scores, hits = got
         return Detection(rtype, cue, dict(scores)), list(hits)
 
+    def _features(self, row: dict, max_chars: int) -> tuple:
+        """What ``fit`` measures on one row: ``assess()`` and, where the scan needs it, ``needs_input``."""
+        det, hits = self.assess(row)
+        instr = row.get("instruction", "")
+        plain = not row.get("input") and not row.get("history")
+        needs = self._intent.needs_input(instr) if plain or len(instr) <= max_chars and not row.get("history") \
+            else ("", "")
+        return det, hits, needs
+
+    def fit_features(self, batch: Batch) -> list[tuple]:
+        """The per-row part of ``fit``, which the engine may run in parallel."""
+        self._ready()
+        max_chars = int(self._ratio.get("derived_max_instruction_chars", 200))
+        return [self._features(row, max_chars) for row in iter_rows(batch)]
+
     def fit(self, batches: Iterable[Batch]) -> None:
         self._ready()
         ratio = self._ratio
@@ -134,10 +149,11 @@ class Refusal(Stage):
         seen: Counter = Counter()
         self._derived: dict[str, list[Derived]] = {lang: [] for lang in langs}
         for batch in batches:
-            for row in iter_rows(batch):
+            feats = batch.pop("_fit", None)
+            for i, row in enumerate(iter_rows(batch)):
                 self.n_live += 1
                 self.langs[row_lang(row)] += 1
-                det, hits = self.assess(row)
+                det, hits, needs = feats[i] if feats is not None else self._features(row, max_chars)
                 if key := _row_key(row):
                     self._remember(key, det, hits)
                 self.detected[det.response_type] += 1
@@ -147,13 +163,13 @@ class Refusal(Stage):
                     key = norm_key(instr)
                     if key in keys:
                         self._taken.add(key)
-                    cue, _ = self._intent.needs_input(instr)
+                    cue, _ = needs
                     if cue:  # a derived clarification with this instruction would duplicate the row
                         self._taken.add(key)
                     continue
                 if row.get("history") or len(instr) > max_chars:
                     continue
-                cue, noun = self._intent.needs_input(instr)
+                cue, noun = needs
                 lang = script_lang(instr)
                 if not cue or lang not in self._derived:
                     continue

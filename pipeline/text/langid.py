@@ -41,6 +41,58 @@ class Guess:
     method: str
 
 
+_DETECTOR_CLS = None
+
+
+def _fast_detector_class():
+    """A ``langdetect`` Detector whose random walk multiplies numpy rows.
+
+    langdetect updates 55 language probabilities per sampled n-gram in a Python loop,
+    which is almost all of its time. This subclass draws the same n-grams from the same
+    seeded generator and applies the same IEEE operations in the same order (products
+    row by row, normalisation at the same steps, sums left to right), so its guesses
+    and probabilities are bit-identical to the library's, several times faster.
+    """
+    global _DETECTOR_CLS
+    if _DETECTOR_CLS is None:
+        import numpy as np
+        from langdetect.detector import Detector
+        from langdetect.lang_detect_exception import ErrorCode, LangDetectException
+
+        vectors: dict = {}  # n-gram -> its 55 language probabilities as an array
+
+        class FastDetector(Detector):
+            def _detect_block(self):
+                self.cleaning_text()
+                ngrams = self._extract_ngrams()
+                if not ngrams:
+                    raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
+                vec = [vectors.get(w) for w in ngrams]
+                for k, v in enumerate(vec):
+                    if v is None:
+                        vec[k] = vectors[ngrams[k]] = np.array(self.word_lang_prob_map[ngrams[k]], dtype=np.float64)
+                langprob = np.zeros(len(self.langlist))
+                rng = self.random
+                rng.seed(self.seed)
+                for _ in range(self.n_trial):
+                    prob = np.array(self._init_probability(), dtype=np.float64)
+                    weight = (self.alpha + rng.gauss(0.0, 1.0) * self.ALPHA_WIDTH) / self.BASE_FREQ
+                    i = -1  # the library normalises and checks after updates number 0, 5, 10, ...
+                    while True:
+                        step = 1 if i < 0 else 5
+                        for _ in range(step):
+                            prob *= weight + rng.choice(vec)
+                        i += step
+                        prob /= sum(prob.tolist())
+                        if prob.max() > self.CONV_THRESHOLD or i >= self.ITERATION_LIMIT:
+                            break
+                    langprob += prob / self.n_trial
+                self.langprob = langprob.tolist()
+
+        _DETECTOR_CLS = FastDetector
+    return _DETECTOR_CLS
+
+
 def _ensure_langdetect() -> None:
     # Seeding before the factory creates detectors makes langdetect deterministic.
     global _LANGDETECT_READY
@@ -61,11 +113,13 @@ def normalise_code(code: str) -> str:
 def run_langdetect(text: str) -> tuple[str, float]:
     """Seeded ``langdetect`` top guess ``(lang, probability)``; ``("", 0.0)`` when it has no features."""
     _ensure_langdetect()
-    from langdetect import detect_langs
+    from langdetect import detector_factory
     from langdetect.lang_detect_exception import LangDetectException
 
+    detector = _fast_detector_class()(detector_factory._factory)
+    detector.append(text)
     try:
-        best = detect_langs(text)[0]
+        best = detector.get_probabilities()[0]
     except LangDetectException:
         return "", 0.0
     return normalise_code(best.lang), float(best.prob)

@@ -229,3 +229,28 @@ def test_unparseable_lines_are_rejected_as_objects_and_pass_the_shared_checker(t
     if CHECK.exists():
         res = subprocess.run([sys.executable, str(CHECK), str(out)], capture_output=True, text=True)
         assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_parallel_fit_features_give_identical_outputs(tmp_path, monkeypatch):
+    """Global stages' per-row fit work in worker processes changes nothing in the outputs."""
+    from pipeline.engines import local
+
+    stages = ["normalize", "schema", "dedup", "language", "diversity", "refusal", "split"]
+    recipe = _recipe(tmp_path, stages=stages)
+    a = run([str(SAMPLE)], config=recipe, out=tmp_path / "a", num_proc=1, progress=False)
+    used: list[str] = []
+    real = local.with_fit_features
+
+    def spy(batches, proc, num_proc, **kw):
+        used.append(proc.name)
+        return real(batches, proc, num_proc, **kw)
+
+    monkeypatch.setattr(local, "PARALLEL_FIT_MIN_ROWS", 1)
+    monkeypatch.setattr(local, "FIT_PIECE", 17)  # many small pieces: order must survive the pool
+    monkeypatch.setattr(local, "with_fit_features", spy)
+    b = run([str(SAMPLE)], config=recipe, out=tmp_path / "b", num_proc=2, progress=False)
+    assert used == ["diversity", "refusal"]
+    assert a.counts == b.counts
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert json.loads((tmp_path / "a" / "report" / "stages.json").read_text()) == \
+        json.loads((tmp_path / "b" / "report" / "stages.json").read_text())
