@@ -68,22 +68,46 @@ class Format(Stage):
             return hit[1], hit[2]
         return template(rec.get("instruction") or ""), None
 
+    def _count_mode(self) -> bool:
+        return bool((self.rules.get("summary") or {}).get("count_violations", False))
+
+    def _rows(self, batch: Batch, count: bool):
+        return iter_rows(batch) if count else (
+            {"id": d, "instruction": i, "output": o, "response_type": t}
+            for d, i, o, t in zip(batch["id"], batch["instruction"], batch["output"], batch["response_type"]))
+
+    def _fit_row(self, rec: Mapping[str, Any], count: bool) -> tuple | None:
+        """What ``fit`` measures on one row: None when skipped, else (template, styles, counted)."""
+        if self._checker.skip(rec):
+            return None
+        tmpl = template(rec.get("instruction") or "")
+        styles = self._styler.styles(rec["output"]) if tmpl else None
+        counted = None
+        if count:
+            reqs = self._checker.requirements(rec)
+            counted = ([r["kind"] for r in reqs], [check for check, _ in self._checker.hits(reqs, rec["output"])])
+        return tmpl, styles, counted
+
+    def fit_features(self, batch: Batch) -> list[tuple | None]:
+        """The per-row part of ``fit``, which the engine may run in parallel."""
+        self._ready()
+        count = self._count_mode()
+        return [self._fit_row(rec, count) for rec in self._rows(batch, count)]
+
     def fit(self, batches: Iterable[Batch]) -> None:
         self._ready()
-        count = bool((self.rules.get("summary") or {}).get("count_violations", False))
+        count = self._count_mode()
         # process() needs each row's template and output styles again; keep them (interned,
         # not pickled to workers: "_" attributes are transient) instead of recomputing.
         self._fit_cache: dict[Any, tuple[int, str, dict[str, str] | None]] = {}
         cache, shared = self._fit_cache, {}
         for batch in batches:
-            rows = iter_rows(batch) if count else (
-                {"id": d, "instruction": i, "output": o, "response_type": t}
-                for d, i, o, t in zip(batch["id"], batch["instruction"], batch["output"], batch["response_type"]))
-            for rec in rows:
-                if self._checker.skip(rec):
+            feats = batch.pop("_fit", None)
+            for i, rec in enumerate(self._rows(batch, count)):
+                got = feats[i] if feats is not None else self._fit_row(rec, count)
+                if got is None:
                     continue
-                tmpl = template(rec.get("instruction") or "")
-                styles = self._styler.styles(rec["output"]) if tmpl else None
+                tmpl, styles, counted = got
                 if tmpl:
                     self.stats.add(family_key(tmpl), tmpl, styles)
                 if len(cache) < _MAX_FIT_CACHE:
@@ -91,11 +115,10 @@ class Format(Stage):
                     if styles is not None:
                         styles = shared.setdefault(tuple(styles.items()), styles)
                     cache[rec.get("id")] = (self._texts_hash(rec), tmpl, styles)
-                if count:
-                    reqs = self._checker.requirements(rec)
-                    for r in reqs:
-                        self.requirement_counts[r["kind"]] = self.requirement_counts.get(r["kind"], 0) + 1
-                    for check, _ in self._checker.hits(reqs, rec["output"]):
+                if counted:
+                    for kind in counted[0]:
+                        self.requirement_counts[kind] = self.requirement_counts.get(kind, 0) + 1
+                    for check in counted[1]:
                         self.violation_counts[check] = self.violation_counts.get(check, 0) + 1
 
     def summary(self) -> dict:

@@ -25,6 +25,7 @@ _INVISIBLE = re.compile(
 _JOINABLE = "[^\x00-\x7f\\s\u200c\u200d\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]"
 _STRAY_JOINER = re.compile(f"(?<!{_JOINABLE})[\u200c\u200d]|[\u200c\u200d](?!{_JOINABLE})")
 _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
+_KEEP = Verdict()  # verdicts are immutable: one instance serves every row
 
 
 def normalize_text(text: str) -> str:
@@ -62,4 +63,4 @@ class Normalize(Stage):
             record_id({k: batch[k][i] for k in ("system", "history", "instruction", "input", "output")})
             for i in range(n)
         ]
-        return batch, [Verdict() for _ in range(n)]
+        return batch, [_KEEP] * n

@@ -138,20 +138,20 @@ class Schema(Stage):
         return Verdict(keep=False, reason=reason, detail=detail)
 
 
-_EMPTY = {list: ("l", ()), dict: ("d", ())}
+def _sk(v):
+    """``_skeleton(v, verbatim=False)``, inlined for the common types (this runs per value)."""
+    cls = v.__class__
+    if cls is str:
+        return "" if not v else (" " if v.isspace() else _WORD)
+    if cls is dict:
+        return ("d", tuple([(k, _sk(x)) for k, x in v.items()]))
+    if cls is list:
+        return ("l", tuple([_sk(x) for x in v]))
+    return _skeleton(v, False)
 
 
 def _column_skeleton(values: list, verbatim: bool) -> list:
-    """``_skeleton`` of every value of one column, with fast paths for the common shapes."""
+    """``_skeleton`` of every value of one column."""
     if verbatim:
         return [v if v.__class__ is str else _skeleton(v, True) for v in values]
-    out = []
-    for v in values:
-        cls = v.__class__
-        if cls is str:
-            out.append("" if not v else (" " if v.isspace() else _WORD))
-        elif not v and cls in _EMPTY:
-            out.append(_EMPTY[cls])
-        else:
-            out.append(_skeleton(v, False))
-    return out
+    return [_sk(v) for v in values]
