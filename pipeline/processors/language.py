@@ -16,7 +16,8 @@ Checks (reason ``language_<check>``):
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+import re
+from typing import Any, Callable, ClassVar, Mapping
 
 from pipeline.processor import Stage, judge
 from pipeline.record import Batch, Verdict, batch_len
@@ -29,10 +30,17 @@ _FIELDS = ("instruction", "input", "output")
 _SCRIPT_LANGS = frozenset({"zh", "ja", "ko", "ru", "ar", "hi", "th", "el", "he"})
 
 
-def is_translation(prompt: str, cues: Mapping[str, list]) -> bool:
-    """True when the prompt asks for a translation or names the answer language."""
-    low = prompt.lower()
-    return any(c in low for lst in cues.values() for c in (lst or ()))
+def translation_matcher(cues: Mapping[str, list]) -> Callable[[str], bool]:
+    """``prompt -> True`` when it asks for a translation or names the answer language.
+
+    The cues are substrings of the lower-cased prompt; one compiled alternation finds any in a
+    single scan of the lower-cased prompt.
+    """
+    words = sorted({str(c) for lst in cues.values() for c in (lst or ()) if str(c)})
+    if not words:
+        return lambda prompt: False
+    rx = re.compile("|".join(re.escape(w) for w in words))
+    return lambda prompt: rx.search(prompt.lower()) is not None
 
 
 @register
@@ -43,6 +51,7 @@ class Language(Stage):
 
     def setup(self) -> None:
         self._langid = LangId(self.rules.get("detect") or {})
+        self._is_translation = translation_matcher(self.rules.get("translation_cues") or {})
 
     def _detector(self) -> LangId:
         if getattr(self, "_langid", None) is None:
@@ -95,7 +104,7 @@ class Language(Stage):
     def _hits(self, row: Mapping[str, str], guesses: Mapping[str, Guess], main: Guess) -> list[tuple[str, str]]:
         hits: list[tuple[str, str]] = []
         prompt = f"{row['instruction']}\n{row['input']}"
-        translation = is_translation(prompt, self.rules.get("translation_cues") or {})
+        translation = self._is_translation(prompt)
         ins, inp, out = (guesses.get(f) for f in _FIELDS)
         min_han = int(self.check("mismatch").get("prompt_min_han", 2))
         if self.enabled("mismatch") and not translation and self._confident(ins) and self._confident(out):

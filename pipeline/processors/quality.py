@@ -72,6 +72,18 @@ class Quality(Stage):
                          Arithmetic(self.rules), PromptChecks(self.rules), Repetition(self.rules)]
         self._phrases = Phrases(self.rules)
         self._pii = Pii(self.rules)
+        # Actions are looked up several times per row (judge, redact, strip): resolve
+        # them once per worker, like the signals' thresholds above.
+        self._actions: dict[str, str] = {}
+
+    def action(self, name: str) -> str:
+        cache = self.__dict__.get("_actions")
+        if cache is None:
+            return super().action(name)
+        act = cache.get(name)
+        if act is None:
+            act = cache[name] = super().action(name)
+        return act
 
     def fit(self, batches: Iterable[Batch]) -> None:
         """Index prompt -> output fingerprints to find conflicting duplicates."""

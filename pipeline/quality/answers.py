@@ -63,6 +63,7 @@ class Answers:
         checks = rules.get("checks") or {}
         self.placeholders = {norm(p) for p in (rules.get("non_answers") or ())} - {""}
         self.placeholder_raw = {p.strip().lower() for p in (rules.get("non_answers") or ())}
+        self.placeholder_max = max(map(len, self.placeholders), default=0)
         self.echo_exempt_re = compile_phrases(rules.get("echo_exempt_cues") or {})
         self.echo = dict(checks.get("echo") or {})
         self.restate = dict(checks.get("restates_question") or {})
@@ -73,8 +74,12 @@ class Answers:
     def __call__(self, ctx: Ctx) -> tuple[dict, list]:
         out = ctx.output.strip()
         hits = []
-        n_out = norm(out)
-        placeholder = out.lower() in self.placeholder_raw or (bool(n_out) and n_out in self.placeholders)
+        # An ASCII output keeps at least one character per token in ``norm``, so one with
+        # more tokens than the longest placeholder has cannot be one (skips the regex).
+        placeholder = out.lower() in self.placeholder_raw
+        if not placeholder and not (out.isascii() and len(ctx.toks) > self.placeholder_max):
+            n_out = norm(out)
+            placeholder = bool(n_out) and n_out in self.placeholders
         if placeholder:
             hits.append(("non_answer", f"placeholder output {out[:40]!r}"))
         echo = self._echo(ctx, light_norm(out))
@@ -102,13 +107,13 @@ class Answers:
     def _restate_sim(self, ctx: Ctx) -> float:
         # Only an output about as long as the question can be a mere restatement; a long
         # answer that starts by repeating the question is fine.
-        n_out, n_ins = len(ctx.toks), script.token_count(ctx.instruction)
+        n_out, n_ins = len(ctx.toks), len(ctx.ins_toks)
         if n_out < int(self.restate.get("min_tokens", 4)) or not n_ins or self.restate_exempt_re.search(ctx.instruction):
             return 0.0
         if not 0.6 * n_ins <= n_out <= 1.2 * n_ins:
             return 0.0
         a = [t.lower() for t in ctx.toks]
-        b = [t.lower() for t in script.tokens(ctx.instruction)]
+        b = [t.lower() for t in ctx.ins_toks]
         sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
         if sm.real_quick_ratio() < 0.85:
             return 0.0

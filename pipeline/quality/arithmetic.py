@@ -78,7 +78,7 @@ class Arithmetic:
 
     def _check(self, ctx: Ctx) -> str:
         prompt = ctx.prompt
-        if len(prompt) > int(self.cfg.get("max_prompt_chars", 200)) or not any(c.isdigit() for c in prompt):
+        if len(prompt) > int(self.cfg.get("max_prompt_chars", 200)) or not any(map(str.isdigit, prompt)):
             return ""
         if self.skip_re.search(prompt) or any(c in prompt for c in "^√[]"):
             return ""
@@ -90,7 +90,7 @@ class Arithmetic:
         rest = norm.replace(exprs[0], " ")
         # Another number besides the expression (a claimed result, a second operand)
         # means the task is not "compute this".
-        if any(c.isdigit() for c in rest) or script.token_count(rest) > int(self.cfg.get("max_other_tokens", 10)):
+        if any(map(str.isdigit, rest)) or script.token_count(rest) > int(self.cfg.get("max_other_tokens", 10)):
             return ""
         if "=" not in rest and "?" not in rest and "？" not in rest and not self.cue_re.search(prompt):
             return ""

@@ -18,6 +18,7 @@ import xxhash
 from pipeline.text import script
 
 _NORM_RE = re.compile(r"[\W_]+")
+_xxh64 = xxhash.xxh64_intdigest
 
 
 def norm(text: str) -> str:
@@ -32,23 +33,29 @@ def norm(text: str) -> str:
 
 def prompt_key(row: Mapping[str, Any]) -> int:
     """64-bit hash of the normalised conversation up to (not including) the answer."""
-    h = xxhash.xxh64()
-    h.update(norm(row.get("system", "")).encode())
+    # One digest of the joined parts equals the streamed digest of the same bytes.
+    system = row.get("system", "")
+    parts = [norm(system).encode() if system else b""]
     for turn in row.get("history") or []:
-        h.update(b"\x1e" + norm(turn.get("instruction", "")).encode())
-        h.update(b"\x1f" + norm(turn.get("output", "")).encode())
-    h.update(b"\x1d" + norm(row.get("instruction", "")).encode())
-    h.update(b"\x1d" + norm(row.get("input", "")).encode())
-    return h.intdigest()
+        parts.append(b"\x1e" + norm(turn.get("instruction", "")).encode())
+        parts.append(b"\x1f" + norm(turn.get("output", "")).encode())
+    parts.append(b"\x1d" + norm(row.get("instruction", "")).encode())
+    parts.append(b"\x1d" + norm(row.get("input", "")).encode())
+    return _xxh64(b"".join(parts))
 
 
-def simhash(text: str) -> int:
-    """64-bit SimHash over token bigrams (CJK characters or words)."""
-    toks = [t.lower() for t in script.tokens(script.sample(text, 600))]
-    feats = [" ".join(g) for g in script.ngrams(toks, 2)] or toks
+def simhash(text: str, toks: list[str] | None = None) -> int:
+    """64-bit SimHash over token bigrams (CJK characters or words).
+
+    ``toks``: the script-aware tokens of ``text`` when the caller has them already
+    (only used when ``text`` is short enough not to be sampled).
+    """
+    sample = script.sample(text, 600)
+    toks = list(map(str.lower, toks if toks is not None and sample is text else script.tokens(sample)))
+    feats = [f"{a} {b}" for a, b in zip(toks, toks[1:])] or toks
     if not feats:
         return 0
-    hashes = np.fromiter((xxhash.xxh64_intdigest(f.encode()) for f in feats), dtype=np.uint64, count=len(feats))
+    hashes = np.array([_xxh64(f.encode()) for f in feats], dtype=np.uint64)
     # One row of 64 bits per feature; a bit of the SimHash is set where most features set it.
     bits = np.unpackbits(hashes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
     majority = bits.sum(axis=0) * 2 > len(feats)
@@ -78,9 +85,10 @@ class ConflictIndex:
 
     def _fingerprint(self, output: str) -> tuple[int, int, bool]:
         n = norm(output)
-        short = script.token_count(output) <= self.short_tokens
+        toks = script.tokens(output)
+        short = len(toks) <= self.short_tokens
         # A short output conflicts on any difference, so its SimHash is never needed.
-        return xxhash.xxh64_intdigest(n.encode()), 0 if short else simhash(output), short
+        return _xxh64(n.encode()), 0 if short else simhash(output, toks), short
 
     def _differs(self, a: tuple[int, int, bool], b: tuple[int, int, bool]) -> bool:
         if a[0] == b[0]:

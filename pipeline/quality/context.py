@@ -53,13 +53,31 @@ class Ctx:
             # Quality must work without the language stage: fall back to the script.
             lang = "zh" if script.han_count(out) >= 0.3 * max(1, len(toks)) else "en"
         prose = script.strip_code(out)
-        code_lines = sum(1 for ln in out.splitlines()[:50] if _CODE_LINE_RE.match(ln))
-        codeish = "```" in out or code_lines >= 2 or bool(_CODE_CUE_RE.search(ins[:2000]))
+        codeish = "```" in out or _code_lines(out) >= 2 or bool(_CODE_CUE_RE.search(ins[:2000]))
         return cls(ins, inp, out, lang, f"{ins}\n{inp}", prose, toks, codeish, row.get("response_type") or "")
+
+    @property
+    def ins_toks(self) -> list[str]:
+        """Script-aware tokens of the instruction (computed once)."""
+        toks = self.__dict__.get("_ins_toks")
+        if toks is None:
+            toks = self.__dict__["_ins_toks"] = script.tokens(self.instruction)
+        return toks
+
+
+def _code_lines(text: str) -> int:
+    """Code-looking lines among the first 50 (counting stops at 2, all callers need)."""
+    n = 0
+    for ln in text.splitlines()[:50]:
+        if _CODE_LINE_RE.match(ln):
+            n += 1
+            if n == 2:
+                break
+    return n
 
 
 def per_lang(value: Any, lang: str) -> Any:
     """A threshold that may be per-language: ``{zh: .., en: .., default: ..}`` or a scalar."""
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):  # the dict test skips a slow ABC check
         return value.get(lang, value.get("default"))
     return value

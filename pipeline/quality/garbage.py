@@ -20,6 +20,7 @@ _SPACE_RE = re.compile(r"\s+")
 # punctuation, general punctuation (U+2010-205E), arrows/math (U+2190-22FF), CJK
 # punctuation and full-width forms.
 _SYMBOL_RE = re.compile(r"[#$^&@~`\\|]|[^\w\s\x00-\x7f\u00a0-\u00bf\u00d7\u00f7\u2010-\u205e\u2190-\u22ff\u3000-\u303f\uff00-\uffef]")
+_ASCII_SYMBOLS = "#$^&@~`\\|"
 _TABLE_ROW_RE = re.compile(r"^\s*\|.*$", re.M)
 # A UTF-8 lead byte read as cp1252/latin-1, followed by continuation-byte characters.
 _CP1252_CONT = "\u0080-\u00bf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u017d\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178"
@@ -31,6 +32,13 @@ _LITERAL_ESC_RE = re.compile(r"\\[nrt](?![a-z])")
 
 def symbol_ratio(text: str) -> tuple[float, int]:
     """Share of non-space characters that are symbols, and the non-space character count."""
+    if "|" not in text and text.isascii():
+        # ASCII without table rows: only the ASCII junk symbols can count, and the
+        # symbol pattern never matches whitespace, so count on the text itself.
+        n = sum(map(len, text.split()))
+        if not n:
+            return 0.0, 0
+        return sum(map(text.count, _ASCII_SYMBOLS)) / n, n
     body = _SPACE_RE.sub("", _TABLE_ROW_RE.sub("", text) if "|" in text else text)
     if not body:
         return 0.0, 0
@@ -88,6 +96,9 @@ class Garbage:
         self.markers_re = compile_phrases(moj.get("markers") or [])
         self.probe_re = re.compile("|".join(map(re.escape, moj.get("gbk_probe_chars") or ["\x00"])))
         self.esc = dict(checks.get("escapes") or {})
+        # Pure-ASCII text cannot hold mis-decoded runs (they are non-ASCII by
+        # construction) nor, when every marker is non-ASCII, a marker.
+        self.ascii_clean = all(not p.isascii() for p, _, _ in self.markers_re.items)
 
     def __call__(self, ctx: Ctx) -> tuple[dict, list]:
         hits = []
@@ -99,6 +110,8 @@ class Garbage:
         texts = (ctx.output, ctx.instruction, ctx.input)
         moj = ""
         for t in texts:
+            if self.ascii_clean and t.isascii():
+                continue
             m = self.markers_re.search(t)
             moj = m.group(0) if m else (latin1_mojibake(t) or gbk_mojibake(t, self.probe_re))
             if moj:
@@ -112,7 +125,10 @@ class Garbage:
         # A prompt that itself shows an escape is asking about it, not leaking one.
         if not ctx.codeish and "\\" not in ctx.prompt and "&" not in ctx.prompt:
             for t in (ctx.prose, ctx.instruction):
-                esc += len(_ENTITY_RE.findall(t)) + len(_LITERAL_ESC_RE.findall(t))
+                if "&" in t:
+                    esc += len(_ENTITY_RE.findall(t))
+                if "\\" in t:
+                    esc += len(_LITERAL_ESC_RE.findall(t))
             if esc >= int(self.esc.get("min_count", 1)):
                 hits.append(("escapes", f"{esc} literal escapes / HTML entities"))
         scores = {"symbol_ratio": round(ratio, 4), "mojibake": float(bool(moj)),

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
-from typing import Any, Mapping
+from functools import lru_cache
+from typing import Any, Callable, Mapping
 
 from pipeline.quality.context import Ctx, per_lang
 from pipeline.quality.lexicon import compile_phrases
@@ -19,12 +20,18 @@ from pipeline.text import script
 
 # Western terminators only count before whitespace ("org.jsoup" is not two sentences).
 _SENT_SPLIT_RE = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n+")
+# The whitespace cuts of the same split, as a pattern that starts with a character class.
+_SENT_SPLIT_WS_RE = re.compile(r"\s(?:(?<=[.!?;]\s)\s*|(?<=\n)\n*)")
+_CJK_SENT_RE = re.compile(r"[^。！？；]*[。！？；]|[^。！？；]+")
 _LETTER_RE = re.compile(r"[^\W\d_]")
 
 
 def dup_line_fraction(text: str, min_chars: int) -> tuple[float, int]:
     """Share of substantive lines (>= ``min_chars``) that repeat an earlier line, and their count."""
-    lines = [" ".join(ln.split()).lower() for ln in text.splitlines()]
+    raw = text.splitlines()
+    if len(raw) < 2:  # one line cannot repeat an earlier one
+        return 0.0, 0
+    lines = [" ".join(ln.split()).lower() for ln in raw]
     lines = [ln for ln in lines if len(ln) >= min_chars]
     if not lines:
         return 0.0, 0
@@ -37,6 +44,8 @@ def ngram_repetition(toks: list[str], n: int) -> float:
     total = len(toks) - n + 1
     if total <= 0:
         return 0.0
+    if len(set(toks)) == len(toks):  # no token repeats, so no n-gram does
+        return 0 / total
     counts = Counter(script.ngrams(toks, n))
     return sum(c for c in counts.values() if c > 1) / total
 
@@ -51,9 +60,39 @@ def compression_ratio(text: str, max_chars: int = 20_000) -> float:
     return len(zlib.compress(raw, 6)) / len(raw) if raw else 1.0
 
 
+def _split_sentences(text: str) -> list[str]:
+    """``_SENT_SPLIT_RE.split(text)`` up to empty and whitespace-only pieces.
+
+    Two cheaper passes with the same cut points: whitespace cuts (after a Western
+    terminator, or a run of new lines) with a pattern that starts with a whitespace
+    class, so ``re`` skips ahead in C; then cuts after each CJK terminator, if any.
+    """
+    parts = _SENT_SPLIT_WS_RE.split(text)
+    if "。" in text or "！" in text or "？" in text or "；" in text:
+        return [s for p in parts for s in _CJK_SENT_RE.findall(p)]
+    return parts
+
+
+@lru_cache(maxsize=None)
+def _letters_at_least(k: int) -> Callable[[str], bool]:
+    """A test "has at least ``k`` letters" that stops at the k-th letter."""
+    if k <= 0:
+        return lambda s: True
+    # The first letter, then k - 1 more, each after a (possibly empty) run of non-letters.
+    rx = re.compile(r"[^\W\d_](?:[\W\d_]*[^\W\d_]){%d}" % (k - 1))
+    return lambda s: rx.search(s) is not None
+
+
 def max_consecutive_repeats(text: str, min_chars: int) -> tuple[int, str]:
     """Longest run of one sentence (>= ``min_chars``, with letters) repeated back to back."""
-    sents = [s.strip().lower() for s in _SENT_SPLIT_RE.split(text) if s and s.strip()]
+    sents = [s.lower() for s in map(str.strip, _split_sentences(text)) if s]
+    if not any(map(str.__eq__, sents, sents[1:])):
+        # No sentence follows itself: the answer is a run of 1 at the first long sentence.
+        enough = _letters_at_least(min_chars // 2)
+        for s in sents:
+            if len(s) >= min_chars and enough(s):
+                return 1, s
+        return 0, ""
     best, best_s, run = 0, "", 0
     for i, s in enumerate(sents):
         run = run + 1 if i and s == sents[i - 1] else 1

@@ -31,6 +31,7 @@ SCRIPTS: dict[str, re.Pattern] = {
 }
 
 HAN_RE = SCRIPTS["han"]
+_ASCII_NON_LETTERS = bytes(c for c in range(256) if not (65 <= c <= 90 or 97 <= c <= 122))
 HAN_RUN_RE = re.compile(f"[{_HAN}]+")
 # One token per CJK character, one per word elsewhere (letters, digits, apostrophes).
 TOKEN_RE = re.compile(f"[{_HAN}{_KANA}{_HANGUL}]|[^\\W_{_HAN}{_KANA}{_HANGUL}]+(?:'[^\\W_]+)*")
@@ -50,6 +51,9 @@ def script_counts(text: str) -> dict[str, int]:
     Returns:
         ``{script: count}`` for the scripts in :data:`SCRIPTS` with a non-zero count.
     """
+    if text.isascii():  # only Latin letters can occur: count them without a regex
+        n = len(text.encode("ascii").translate(None, _ASCII_NON_LETTERS))
+        return {"latin": n} if n else {}
     out = {}
     for name, rx in SCRIPTS.items():
         n = len(rx.findall(text))
