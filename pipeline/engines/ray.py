@@ -11,10 +11,23 @@ the funnel, finalize and the report are the local engine's own functions
 - funnel counts, aggregated per block;
 - a distributed sort on the original row number before the outputs are written.
 
-Global stages call ``fit()`` on the driver over the live rows streamed from the
-cluster in input order, exactly as locally; the fitted instance is then broadcast to
-the actors. For ``dedup`` this means MinHash signatures and LSH banding run on the
-driver (see the report of issue 11: distributed banding is a follow-up).
+Global stages:
+
+- ``dedup`` is fitted on the cluster (:mod:`pipeline.engines.ray_dedup`): exact duplicates
+  from ``groupby(id).count()``; MinHash signatures and LSH band keys computed in
+  ``map_batches`` on the workers, candidate buckets from ``groupby(band key).count()``,
+  and only the candidate rows' shingle hashes reach the driver, which verifies pairs,
+  builds the union-find clusters and picks representatives with the local code.
+  ``Dedup.fit`` is never called; verdicts and summary are the local ones.
+- stages with ``fit_features`` (diversity, refusal, format) get that per-row work done
+  by an actor pool (:func:`ray_data.with_fit_features`) when at least
+  ``FIT_FEATURES_MIN_ROWS`` rows are live; ``fit`` itself runs on the driver over the
+  live rows streamed in input order, with the features attached.
+- the others (decontam, split, ...) call ``fit()`` on the driver over the live rows
+  (only their ``fit_columns``) streamed in input order, exactly as locally.
+
+The fitted instance is then broadcast to the actors (constructor arguments: Ray's
+object store), which is how decontam's eval index reaches every worker.
 
 Recipe settings (all optional)::
 
@@ -22,6 +35,7 @@ Recipe settings (all optional)::
       ray:
         num_cpus: 1          # CPUs per actor
         concurrency: 4       # actors per stage group (default: cluster CPUs // num_cpus)
+        shuffle: sort        # dedup's groupbys: sort (tasks only) or hash (aggregator actors)
         stages:              # per-stage overrides; a fused group takes the largest values
           language: {num_cpus: 2}
 
@@ -31,19 +45,32 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from pipeline.errors import ConfigError, MissingExtraError
-from pipeline.runner import (RunSummary, _groups, group_done, ingest_funnel, ingest_step, prepare,
-                             stage_summaries, with_progress, write_outputs)
+from pipeline.runner import (
+    RunSummary,
+    _groups,
+    group_done,
+    ingest_funnel,
+    ingest_step,
+    prepare,
+    stage_summaries,
+    with_progress,
+    write_outputs,
+)
 
 KEYS = ("num_cpus", "concurrency")
+SHUFFLES = ("sort", "hash")
+# Fewer live rows: a global stage computes its fit_features on the driver (an actor pool
+# costs seconds to start); the results are the same either way.
+FIT_FEATURES_MIN_ROWS = 10_000
 
 
 def _import_ray():
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError:
         raise MissingExtraError("ray[data]", "ray") from None
     return ray
@@ -72,6 +99,8 @@ def config_problems(engine_cfg: dict) -> list[str]:
     if not isinstance(ray_cfg, dict):
         return [f"engine.ray: expected a mapping, got {type(ray_cfg).__name__}"]
     probs = []
+    if ray_cfg.get("shuffle") is not None and ray_cfg.get("shuffle") not in SHUFFLES:
+        probs.append(f"engine.ray.shuffle: expected one of {', '.join(SHUFFLES)}, got {ray_cfg.get('shuffle')!r}")
     blocks = [("engine.ray", ray_cfg)] + [(f"engine.ray.stages.{s}", v)
                                           for s, v in (ray_cfg.get("stages") or {}).items()]
     for where, block in blocks:
@@ -145,9 +174,13 @@ def run(inputs: Sequence[str] | None = None, *, ray_address: str | None = None, 
             head = plan.procs[group[0]]
             num_cpus, concurrency = group_resources(plan.cfg.engine, group, cpus)
             if isinstance(head, Dedup):
-                ray_dedup.fit(head, ds, cpus, group_resources(plan.cfg.engine, [group[0]], cpus)[0])
+                ray_dedup.fit(head, ds, cpus, group_resources(plan.cfg.engine, [group[0]], cpus)[0],
+                              (plan.cfg.engine.get("ray") or {}).get("shuffle") or "sort")
             elif getattr(head, "is_global", False):
-                head.fit(with_progress(ray_data.live_batches(ds, columns=getattr(head, "fit_columns", None)),
+                cols = getattr(head, "fit_columns", None)
+                feats = hasattr(head, "fit_features") and funnel[-1]["out"] >= FIT_FEATURES_MIN_ROWS
+                src = ray_data.with_fit_features(ds, head, cols, num_cpus, concurrency) if feats else ds
+                head.fit(with_progress(ray_data.live_batches(src, columns=cols, features=feats),
                                        progress, f"fit {group[0]}", funnel[-1]["out"]))
                 if hasattr(head, "inject"):
                     new = head.inject() or []

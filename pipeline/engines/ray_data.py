@@ -7,6 +7,7 @@ depends on order, so results never depend on scheduling.
 """
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Iterator
 
@@ -19,6 +20,7 @@ from pipeline.engines.apply import apply_batch, funnel_steps
 from pipeline.io.columns import WORK_SCHEMA, decode, work_table
 
 ROW = "_row"
+FIT = "_fit"  # pickled per-row fit_features of live rows (None for rejected rows)
 RAY_SCHEMA = WORK_SCHEMA.append(pa.field(ROW, pa.int64()))
 BATCH = 1000  # rows per map_batches call: the local engine's batch size
 FIT_BATCH = 10_000  # rows per fit() batch: the local engine's live_batches size
@@ -103,15 +105,60 @@ def map_group(ds, chain: list, num_cpus: float, concurrency: int):
     ).materialize()
 
 
-def live_batches(ds, columns: list[str] | None = None) -> Iterator[dict]:
+class FeatureActor:
+    """Computes a global stage's per-row ``fit_features`` for a block, on a worker.
+
+    The per-row part of a ``fit`` (diversity's tagging, refusal's assessment, format's
+    template scan) does not depend on other rows, so it runs here, set up once per
+    actor; ``fit`` on the driver then reads ``batch["_fit"]`` instead of computing it
+    (as with the local engine's ``--num-proc`` workers). Each live row gets its
+    features pickled into the ``_fit`` column, so they follow the row whatever the
+    batch boundaries on the driver.
+    """
+
+    def __init__(self, proc, columns: list[str] | None):
+        if not getattr(proc, "_setup_done", False):
+            proc.setup()
+            proc._setup_done = True
+        self.proc, self.columns = proc, columns
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        live = [i for i, s in enumerate(table.column("_stage").to_pylist()) if not s]
+        out: list[bytes | None] = [None] * table.num_rows
+        if live:
+            batch = decode(table.drop_columns([ROW]).to_pydict(), live, self.columns)
+            feats = self.proc.fit_features(batch)
+            if len(feats) != len(live):
+                raise RuntimeError(f"fit_features returned {len(feats)} values for {len(live)} rows")
+            for i, f in zip(live, feats):
+                out[i] = pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL)
+        return table.append_column(FIT, pa.array(out, pa.binary()))
+
+
+def with_fit_features(ds, proc, columns: list[str] | None, num_cpus: float, concurrency: int):
+    """``ds`` (narrowed to what ``fit`` reads) plus the ``_fit`` column, computed by a pool of actors.
+
+    Not materialized: the driver's ``fit`` consumes batches while the actors compute.
+    """
+    if columns is not None:
+        ds = ds.select_columns(list(dict.fromkeys(["_stage", *columns, ROW])))
+    return ds.map_batches(
+        FeatureActor, fn_constructor_args=(proc, columns), batch_size=BATCH, batch_format="pyarrow",
+        zero_copy_batch=True, num_cpus=num_cpus, compute=ray.data.ActorPoolStrategy(size=concurrency))
+
+
+def live_batches(ds, columns: list[str] | None = None, features: bool = False) -> Iterator[dict]:
     """Canonical batches of the live rows, in ``_row`` order, for a global stage's ``fit``.
 
     Same batch boundaries as the local engine (every 10,000 rows, then live rows only).
+    With ``features`` (``ds`` from :func:`with_fit_features`), batches carry the live
+    rows' features as ``batch["_fit"]``.
 
     Raises:
         RuntimeError: when blocks arrive out of order (a global fit must see input order).
     """
-    cols = None if columns is None else list(dict.fromkeys(["_stage", *columns, ROW]))
+    fit = features
+    cols = None if columns is None else list(dict.fromkeys(["_stage", *columns, ROW, *([FIT] if fit else [])]))
     src = ds if cols is None else ds.select_columns(cols)
     last = -1
     for table in src.iter_batches(batch_size=FIT_BATCH, batch_format="pyarrow"):
@@ -123,7 +170,10 @@ def live_batches(ds, columns: list[str] | None = None) -> Iterator[dict]:
         batch = table.drop_columns([ROW]).to_pydict()
         live = [i for i, s in enumerate(batch["_stage"]) if not s]
         if live:
-            yield decode(batch, live, columns)
+            out = decode(batch, live, columns)
+            if fit:
+                out["_fit"] = [pickle.loads(batch[FIT][i]) for i in live]
+            yield out
 
 
 def _increasing(col: pa.ChunkedArray) -> bool:

@@ -42,6 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import ray
+from ray.data.context import ShuffleStrategy
 
 from pipeline.io.columns import decode
 from pipeline.neardup.config import NearDupConfig
@@ -55,6 +56,9 @@ BATCH = 10_000  # rows per signature batch (the local detector's default chunk)
 FALLBACK, EMPTY = -1, -2  # ``band`` of a no-shingle row: exact-text key, or an empty key
 _FALLBACK_PREFIX = b"\xff\xff"
 _EMPTY_KEY = b"\xff\xfe"
+
+SHUFFLES = {"sort": ShuffleStrategy.SORT_SHUFFLE_PULL_BASED,
+            "hash": getattr(ShuffleStrategy, "SHUFFLE_V2", ShuffleStrategy.HASH_SHUFFLE)}
 
 BAND_SCHEMA = pa.schema([("bkey", pa.binary()), ("band", pa.int32()), (ROW, pa.int64())])
 FACT_SCHEMA = pa.schema([
@@ -80,6 +84,26 @@ def _records(table: pa.Table, columns: Sequence[str]) -> list[dict]:
     return list(iter_rows(decode(batch, list(range(table.num_rows)), columns)))
 
 
+def _shared(ds, key: str, group: tuple) -> pa.Table:
+    """Values of ``key`` held by two or more rows: ``groupby(key).count()``, filtered on the workers.
+
+    ``group`` is (shuffle strategy, partitions). A dataset reads its strategy from the
+    context it was created with (shared with every dataset derived from it), so the
+    strategy is set there for this one execution and restored afterwards.
+    """
+    strategy, partitions = group
+    ctx = ds.context
+    saved = ctx.shuffle_strategy
+    ctx.shuffle_strategy = strategy
+    try:
+        counts = ds.groupby(key, num_partitions=partitions).count()
+        return _collect(counts.map_batches(
+            lambda t: t.filter(pc.greater(t.column("count()"), 1)).select([key]),
+            batch_format="pyarrow", batch_size=None))
+    finally:
+        ctx.shuffle_strategy = saved
+
+
 def _collect(ds) -> pa.Table:
     """A (small) dataset on the driver as one table."""
     refs = ds.to_arrow_refs()
@@ -98,18 +122,14 @@ def _rows_of_ids(table: pa.Table, ids: pa.Array) -> pa.Table:
     return live.filter(pc.is_in(live.column("id"), ids)).select(["id", "source", ROW])
 
 
-def exact(proc: Dedup, ds, partitions: int) -> tuple[dict, dict, np.ndarray, int]:
+def exact(proc: Dedup, ds, group: tuple) -> tuple[dict, dict, np.ndarray, int]:
     """Exact-duplicate decisions from a shuffle on ``id``.
 
     Returns:
         (``first``, ``dupes`` for :meth:`Dedup.install`, ``_row`` of every duplicate,
         rows of repeated ids that reached the driver)
     """
-    counts = ds.map_batches(_ids, batch_format="pyarrow", batch_size=None) \
-        .groupby("id", num_partitions=partitions).count()
-    repeated = _collect(counts.map_batches(
-        lambda t: t.filter(pc.greater(t.column("count()"), 1)).select(["id"]),
-        batch_format="pyarrow", batch_size=None))
+    repeated = _shared(ds.map_batches(_ids, batch_format="pyarrow", batch_size=None), "id", group)
     if not repeated.num_rows:
         return {}, {}, np.zeros(0, np.int64), 0
     ids = repeated.column("id").combine_chunks()
@@ -153,10 +173,6 @@ def _band_rows(table: pa.Table, cfg: NearDupConfig, hashranges: list, columns: l
 def _band_tally(table: pa.Table) -> pa.Table:
     """Rows per ``band`` value in one block (combined on the driver)."""
     return table.group_by("band").aggregate([("band", "count")])
-
-
-def _shared_keys(table: pa.Table) -> pa.Table:
-    return table.filter(pc.greater(table.column("count()"), 1)).select(["bkey"])
 
 
 def _rows_of_keys(table: pa.Table, keys: pa.Array) -> pa.Table:
@@ -208,7 +224,7 @@ def buckets_from(rows: pa.Table) -> tuple[list[tuple[int, list[int]]], list[list
     return buckets, fallback
 
 
-def near(proc: Dedup, ds, partitions: int, dup_rows: np.ndarray, num_cpus: float) -> tuple[dict, dict, dict]:
+def near(proc: Dedup, ds, group: tuple, dup_rows: np.ndarray, num_cpus: float) -> tuple[dict, dict, dict]:
     """Near-duplicate clusters; returns (members, summary, counters of what reached the driver)."""
     cfg = proc.near_cfg
     detector = proc.near_detector()
@@ -222,14 +238,15 @@ def near(proc: Dedup, ds, partitions: int, dup_rows: np.ndarray, num_cpus: float
                             batch_size=None, num_cpus=num_cpus).materialize()
     tally: dict[int, int] = {}
     for t in ray.get(bands.map_batches(_band_tally, batch_format="pyarrow", batch_size=None).to_arrow_refs()):
+        if not t.num_rows:
+            continue
         for b, n in zip(t.column("band").to_pylist(), t.column("band_count").to_pylist()):
             tally[b] = tally.get(b, 0) + n
     no_shingle = tally.get(FALLBACK, 0) + tally.get(EMPTY, 0)
     records = tally.get(0, 0) + no_shingle
     keyed = bands.map_batches(lambda t: t.filter(pc.not_equal(t.column("band"), EMPTY)).select(["bkey"]),
                               batch_format="pyarrow", batch_size=None)
-    shared = _collect(keyed.groupby("bkey", num_partitions=partitions).count()
-                      .map_batches(_shared_keys, batch_format="pyarrow", batch_size=None))
+    shared = _shared(keyed, "bkey", group)
     members: dict = {}
     candidates = np.zeros(0, np.int64)
     edges = 0
@@ -269,25 +286,27 @@ def near(proc: Dedup, ds, partitions: int, dup_rows: np.ndarray, num_cpus: float
     return members, detector.summary(), seen
 
 
-def fit(proc: Dedup, ds, cluster_cpus: float, num_cpus: float = 1.0) -> dict:
+def fit(proc: Dedup, ds, cluster_cpus: float, num_cpus: float = 1.0, shuffle: str = "sort") -> dict:
     """Fit ``proc`` from the cluster (see the module docstring); ``proc.fit`` is never called.
 
     Args:
         proc: The dedup stage; gets :meth:`Dedup.install`-ed results.
         ds: The Ray dataset (every row, with ``_stage`` and ``_row``).
-        cluster_cpus: CPUs of the cluster; sets the shuffle partition count.
+        cluster_cpus: CPUs of the cluster; sets the shuffle partition count (2 per CPU, at most 200).
         num_cpus: CPUs per signature task.
+        shuffle: ``sort`` (Ray Data's pull-based sort shuffle: plain tasks, the cheapest on
+            small clusters) or ``hash`` (its hash shuffle with aggregator actors, for large
+            ones); used for the two groupbys only. Results do not depend on it.
 
     Returns:
         Counters of what reached the driver (for tests and logs).
     """
-    partitions = max(2, min(200, int(2 * cluster_cpus)))
-    first, dupes, dup_rows, exact_rows = exact(proc, ds.select_columns(["_stage", ROW, "id", "source"]),
-                                               partitions)
+    group = (SHUFFLES[shuffle], max(2, min(200, int(2 * cluster_cpus))))
+    first, dupes, dup_rows, exact_rows = exact(proc, ds.select_columns(["_stage", ROW, "id", "source"]), group)
     seen = {"exact_rows": exact_rows, "exact_duplicates": len(dupes)}
     members, summary = None, None
     if proc.near_on:
-        members, summary, near_seen = near(proc, ds, partitions, dup_rows, num_cpus)
+        members, summary, near_seen = near(proc, ds, group, dup_rows, num_cpus)
         seen.update(near_seen)
     proc.install(first, dupes, members, summary)
     return seen

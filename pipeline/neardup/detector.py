@@ -8,6 +8,10 @@ back from the index, verifies pairs, forms union-find clusters, picks one
 representative per cluster, detects conflicting answers and returns one
 :class:`Member` per clustered record.
 
+Engines that distribute the work (the ray engine) use the same pieces: ``sign_records``
+and ``doc_facts`` per batch on the workers, then ``add_candidates`` and ``cluster`` here
+with the candidate buckets they found, so the clusters are the ones ``finish`` would give.
+
 Records whose key gives no shingle at all (empty, or only punctuation/emoji) fall
 back to exact matching on their normalised key text, and an all-empty key never
 matches anything.

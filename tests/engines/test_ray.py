@@ -17,25 +17,30 @@ import pytest
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-from pipeline import registry  # noqa: E402
-from pipeline.config import stage_rules  # noqa: E402
-from pipeline.engines import ray_data  # noqa: E402
-from pipeline.engines.ray import config_problems, group_resources, run as ray_run  # noqa: E402
-from pipeline.io.columns import work_table  # noqa: E402
-from pipeline.record import Verdict, new_record  # noqa: E402
-from pipeline.runner import run as local_run  # noqa: E402
-from tests.conftest import SAMPLE  # noqa: E402
+from pipeline import registry
+from pipeline.config import stage_rules
+from pipeline.engines import ray_data, ray_dedup
+from pipeline.engines.ray import config_problems, group_resources
+from pipeline.engines.ray import run as ray_run
+from pipeline.io.columns import work_table
+from pipeline.record import Verdict, new_record
+from pipeline.runner import run as local_run
+from tests.conftest import SAMPLE
 
 pytestmark = pytest.mark.ray
 FAST = ["normalize", "schema", "dedup", "language", "quality", "split"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
-             configure_logging=True)
+    """One local cluster for every ray test module (test_ray_dedup.py imports this fixture)."""
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
+                 configure_logging=True)
     yield
-    ray.shutdown()
+    if started:
+        ray.shutdown()
 
 
 def _files(out: Path) -> dict[str, str]:
@@ -86,13 +91,13 @@ def test_default_recipe_on_sample_data_matches_local(cluster, tmp_path, monkeypa
     assert {"ingest", "normalize+schema", "dedup+language", "split", "sort", "write"} <= set(timings)
 
 
-def _generated(path: Path, n_groups: int = 1500) -> Path:
-    """A few thousand bilingual alpaca rows: planted near-duplicates, exact copies, bad answers."""
-    from pipeline.neardup.synth import make_corpus
+def _generated(path: Path) -> Path:
+    """About 3,000 bilingual alpaca rows: unique ones, planted near-duplicate clusters (2-5 members),
+    chains only transitive linking joins, conflicting answers, keys without shingles, exact
+    copies (see tests/engines/test_ray_dedup.py), and bad answers for the quality stage."""
+    from tests.engines.test_ray_dedup import dedup_rows
 
-    corpus = make_corpus(n_groups, seed=7, dup_rate=0.3)
-    rows = [{"instruction": r["instruction"], "input": r["input"], "output": r["output"]} for r in corpus.records]
-    rows += rows[::97]  # exact duplicates, later in the file
+    rows = dedup_rows()
     rows += [{"instruction": f"Describe item #{i} of the list.", "input": "",
               "output": f"Item {i} is \ufffd\ufffd broken text from a bad decode."} for i in range(20)]
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
@@ -108,14 +113,44 @@ def test_generated_records_match_local_over_many_blocks(cluster, tmp_path, monke
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump({"stages": FAST, "shard_rows": 1000,
                                       "engine": {"ray": {"concurrency": 2, "stages": {"quality": {"num_cpus": 1}}}}}))
+    fits = []  # what the distributed dedup fit let through to the driver
+    monkeypatch.setattr(ray_dedup, "fit", lambda *a, _f=ray_dedup.fit, **k: fits.append(_f(*a, **k)) or fits[-1])
     local_run([str(data)], config=recipe, out=tmp_path / "local", progress=False, num_proc=1)
     ray_s = ray_run([str(data)], config=recipe, out=tmp_path / "ray", progress=False)
-    _assert_same(tmp_path / "local", tmp_path / "ray")
-    assert ray_s.counts["read"] > 2000 and len(ray_s.shards) > 1
+    _assert_same(tmp_path / "local", tmp_path / "ray")  # every shard and reject file, byte for byte
+    assert ray_s.counts["read"] > 3000 and len(ray_s.shards) > 1
     reasons = _reasons(tmp_path / "ray")
     assert reasons == _reasons(tmp_path / "local")
     assert {"dedup_exact", "dedup_near"} <= set(reasons.values())
     assert "quality_replacement_char" in set(reasons.values())
+    # Dedup ran distributed, and its rejects (id, reason, duplicate_of, detail), the curated ids
+    # and the report's dedup section and clusters are the local ones.
+    assert len(fits) == 1 and fits[0]["candidates"] < fits[0]["records"]
+    dedup = _dedup_rejects(tmp_path / "ray")
+    assert dedup == _dedup_rejects(tmp_path / "local")
+    assert {r[2] for r in dedup} == {"dedup_exact", "dedup_near"} and all(r[3] for r in dedup)
+    assert _curated_ids(tmp_path / "ray") == _curated_ids(tmp_path / "local")
+    rep_local, rep_ray = (json.loads((tmp_path / side / "report" / "report.json").read_text())
+                          for side in ("local", "ray"))
+    assert rep_ray["stages"]["dedup"] == rep_local["stages"]["dedup"] and rep_ray["clusters"] == rep_local["clusters"]
+    near = rep_ray["stages"]["dedup"]["near"]
+    assert near["clusters"] > 300 and near["conflicting_clusters"] > 10 and "5" in near["size_distribution"]
+
+
+def _dedup_rejects(out: Path) -> list[tuple]:
+    got = []
+    for p in sorted((out / "rejected").glob("*.jsonl")):
+        for line in p.read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            if r["stage"] == "dedup":
+                got.append((r["source"]["index"], r["record"]["id"], r["reason"], r.get("duplicate_of"), r["detail"]))
+    return got
+
+
+def _curated_ids(out: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return [i for p in sorted((out / "curated").glob("*.parquet")) for i in pq.read_table(p).column("id").to_pylist()]
 
 
 def test_killed_actor_is_retried_without_loss_or_duplicates(cluster, tmp_path):
@@ -156,13 +191,40 @@ def test_killed_actor_is_retried_without_loss_or_duplicates(cluster, tmp_path):
     assert got.sort_by(ray_data.ROW).equals(want)
 
 
+def test_global_fit_features_on_workers_match_local(cluster):
+    from pipeline.neardup.synth import make_corpus
+
+    recs = make_corpus(300, seed=3, dup_rate=0.0).records
+    table = work_table(recs).append_column(ray_data.ROW, pa.array(range(len(recs)), pa.int64()))
+    ds = ray.data.from_arrow(table).repartition(3).materialize()
+    rules = {**stage_rules("diversity"),
+             "balance": {"enabled": True, "dimensions": ["lang"], "targets": {"lang": {"en": 0.8}}}}
+    local = registry.create("diversity", rules, 42)
+    local.fit(ray_data.live_batches(ds))  # tags computed inside fit, on the driver
+    dist = registry.create("diversity", rules, 42)
+    batches = list(ray_data.live_batches(ray_data.with_fit_features(ds, dist, None, 1, 2), features=True))
+    assert [len(b["_fit"]) for b in batches] == [len(b["id"]) for b in batches]
+
+    def no_tagging(rec):
+        raise AssertionError("fit tagged a row on the driver")
+
+    dist._tags = no_tagging  # after the actors got their copy: the driver's fit must use _fit
+    dist.fit(iter(batches))
+    assert dist.summary() == local.summary() and dist.drops == local.drops and len(dist.drops) > 20
+    del dist._tags
+    batch = {k: [r[k] for r in recs] for k in recs[0]}
+    got, want = dist.process(dict(batch))[1], local.process(dict(batch))[1]
+    assert [(v.keep, v.reason, v.detail) for v in got] == [(v.keep, v.reason, v.detail) for v in want]
+
+
 def test_engine_settings_per_stage_and_problems():
     cfg = {"ray": {"num_cpus": 1, "stages": {"language": {"num_cpus": 2}, "quality": {"concurrency": 3}}}}
     assert group_resources(cfg, ["dedup", "language"], 8) == (2.0, 4)
     assert group_resources(cfg, ["quality"], 8) == (1.0, 3)
     assert group_resources({}, ["schema"], 2) == (1.0, 2)
-    probs = config_problems({"ray": {"num_cpus": "two", "stages": {"quality": {"concurrency": 0}}}})
-    assert probs == ["engine.ray.num_cpus: expected a positive number, got 'two'",
+    probs = config_problems({"ray": {"num_cpus": "two", "shuffle": "push", "stages": {"quality": {"concurrency": 0}}}})
+    assert probs == ["engine.ray.shuffle: expected one of sort, hash, got 'push'",
+                     "engine.ray.num_cpus: expected a positive number, got 'two'",
                      "engine.ray.stages.quality.concurrency: expected a positive number, got 0"]
 
 
