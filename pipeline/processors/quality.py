@@ -46,6 +46,8 @@ class Quality(Stage):
 
     name: ClassVar[str] = "quality"
     is_global: ClassVar[bool] = True
+    #: Fields fit() reads (the engine converts only these to Python): the conflict index.
+    fit_columns: ClassVar[tuple[str, ...]] = ("id", "system", "history", "instruction", "input", "output")
     extra_actions: ClassVar[tuple[str, ...]] = ("redact", "strip", "keep_first")
 
     def __init__(self, rules: Mapping[str, Any] | None = None, seed: int = 0):
@@ -85,18 +87,25 @@ class Quality(Stage):
             act = cache[name] = super().action(name)
         return act
 
+    def fit_features(self, batch: Batch) -> list[tuple]:
+        """The per-row part of ``fit`` (prompt key, output fingerprint); the engine may run it in parallel."""
+        if not self.enabled("conflicting_answers"):
+            return [()] * batch_len(batch)
+        keys = [k for k in ("id", "system", "history", "instruction", "input", "output") if k in batch]
+        return [self.conflicts.features({k: batch[k][i] for k in keys}) for i in range(batch_len(batch))]
+
     def fit(self, batches: Iterable[Batch]) -> None:
         """Index prompt -> output fingerprints to find conflicting duplicates."""
         if not self.enabled("conflicting_answers"):
             return
-        keys = ("id", "system", "history", "instruction", "input", "output")
-
-        def rows() -> Iterable[dict]:
+        def items() -> Iterable[tuple]:
             for b in batches:
-                for i in range(batch_len(b)):
-                    yield {k: b[k][i] for k in keys if k in b}
+                feats = b.pop("_fit", None)
+                if feats is None:
+                    feats = self.fit_features(b)
+                yield from zip(b["id"], *zip(*feats)) if feats else ()
 
-        self.conflicts.fit(rows())
+        self.conflicts.fit_features(items())
         self.conflict_stats = {"clusters": len(self.conflicts.clusters),
                                "members": sum(m for _, m in self.conflicts.clusters.values())}
 

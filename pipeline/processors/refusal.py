@@ -122,13 +122,14 @@ class Refusal(Stage):
         return Detection(rtype, cue, dict(scores)), list(hits)
 
     def _features(self, row: dict, max_chars: int) -> tuple:
-        """What ``fit`` measures on one row: ``assess()`` and, where the scan needs it, ``needs_input``."""
+        """What ``fit`` measures on one row: ``assess()``, ``needs_input`` where the scan needs it,
+        the row's cache key and language."""
         det, hits = self.assess(row)
         instr = row.get("instruction", "")
         plain = not row.get("input") and not row.get("history")
         needs = self._intent.needs_input(instr) if plain or len(instr) <= max_chars and not row.get("history") \
             else ("", "")
-        return det, hits, needs
+        return det, hits, needs, _row_key(row), row_lang(row)
 
     def fit_features(self, batch: Batch) -> list[tuple]:
         """The per-row part of ``fit``, which the engine may run in parallel."""
@@ -152,9 +153,9 @@ class Refusal(Stage):
             feats = batch.pop("_fit", None)
             for i, row in enumerate(iter_rows(batch)):
                 self.n_live += 1
-                self.langs[row_lang(row)] += 1
-                det, hits, needs = feats[i] if feats is not None else self._features(row, max_chars)
-                if key := _row_key(row):
+                det, hits, needs, key, lang = feats[i] if feats is not None else self._features(row, max_chars)
+                self.langs[lang] += 1
+                if key:
                     self._remember(key, det, hits)
                 self.detected[det.response_type] += 1
                 self.hits.update(check for check, _ in hits if self.enabled(check))

@@ -95,17 +95,23 @@ class ConflictIndex:
             return False
         return a[2] or b[2] or bin(a[1] ^ b[1]).count("1") > self.min_hamming
 
+    def features(self, row: Mapping[str, Any]) -> tuple[int, tuple[int, int, bool]]:
+        """What ``fit`` needs of one row: its prompt key and output fingerprint (row-local)."""
+        return prompt_key(row), self._fingerprint(row.get("output", ""))
+
     def fit(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """One pass over every live row in input order."""
+        self.fit_features((row.get("id", ""), *self.features(row)) for row in rows)
+
+    def fit_features(self, items: Iterable[tuple[str, int, tuple[int, int, bool]]]) -> None:
+        """``fit`` from ``(id, prompt key, fingerprint)`` per live row, in input order."""
         first: dict[int, tuple[int, int, int, bool]] = {}
         members: dict[int, int] = {}
         conflicted: set[int] = set()
-        for row in rows:
-            key = prompt_key(row)
-            fp = self._fingerprint(row.get("output", ""))
+        for rid, key, fp in items:
             seen = first.get(key)
             if seen is None:
-                first[key] = (id_tag(row.get("id", "")),) + fp
+                first[key] = (id_tag(rid),) + fp
                 continue
             members[key] = members.get(key, 1) + 1
             if key not in conflicted and self._differs(seen[1:], fp):

@@ -235,7 +235,7 @@ def test_parallel_fit_features_give_identical_outputs(tmp_path, monkeypatch):
     """Global stages' per-row fit work in worker processes changes nothing in the outputs."""
     from pipeline.engines import local
 
-    stages = ["normalize", "schema", "dedup", "language", "format", "diversity", "refusal", "split"]
+    stages = ["normalize", "schema", "dedup", "language", "quality", "format", "diversity", "refusal", "split"]
     recipe = _recipe(tmp_path, stages=stages)
     a = run([str(SAMPLE)], config=recipe, out=tmp_path / "a", num_proc=1, progress=False)
     used: list[str] = []
@@ -249,7 +249,7 @@ def test_parallel_fit_features_give_identical_outputs(tmp_path, monkeypatch):
     monkeypatch.setattr(local, "FIT_PIECE", 17)  # many small pieces: order must survive the pool
     monkeypatch.setattr(local, "with_fit_features", spy)
     b = run([str(SAMPLE)], config=recipe, out=tmp_path / "b", num_proc=2, progress=False)
-    assert used == ["format", "diversity", "refusal"]
+    assert used == ["quality", "format", "diversity", "refusal"]
     assert a.counts == b.counts
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     assert json.loads((tmp_path / "a" / "report" / "stages.json").read_text()) == \
