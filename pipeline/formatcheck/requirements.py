@@ -238,6 +238,8 @@ class Extractor:
         return out
 
     def _language(self, text: str) -> list[dict]:
+        if not self.languages:  # no language names configured: the patterns would match empty names
+            return []
         for rx in (self._lang_en, self._lang_zh):
             m = rx.search(text)
             if m:

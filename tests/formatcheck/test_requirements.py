@@ -164,3 +164,10 @@ def test_sentence_or_less_and_furniture_table(ex):
     assert not [r for r in ex.extract("Given a list of materials, come up with a plan to build a table.")
                 if r.get("form") == "table"]
     assert [r for r in ex.extract("Create a table comparing cats and dogs.") if r.get("form") == "table"]
+
+
+def test_no_configured_language_names_means_no_answer_language_requirement():
+    """With an empty ``languages`` lexicon the patterns must not match an empty name ("in 2 sentences")."""
+    lex = dict(stage_rules("format")["requirements"], languages={})
+    reqs = Extractor(lex).extract("Summarize the article in 2 sentences.", "", "")
+    assert [r for r in reqs if r["kind"] == "answer_language"] == []
