@@ -41,10 +41,45 @@ class UnionFind:
 
     def groups(self) -> dict[int, list[int]]:
         """root -> sorted members, for sets with two or more members."""
-        out: dict[int, list[int]] = {}
-        for x in range(len(self.parent)):
-            out.setdefault(self.find(x), []).append(x)
-        return {r: m for r, m in out.items() if len(m) > 1}
+        parent = self.parent
+        # Only members that were ever linked have a parent other than themselves; every
+        # root of a set with two or more members is its smallest member, so ascending
+        # roots, each followed by its other members in ascending order.
+        linked = np.flatnonzero(np.asarray(parent, dtype=np.int64) != np.arange(len(parent))).tolist()
+        rest: dict[int, list[int]] = {}
+        for x in linked:
+            rest.setdefault(self.find(x), []).append(x)
+        return {r: [r, *rest[r]] for r in sorted(rest)}
+
+
+def sorted_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The elements of sorted unique ``a`` that are in sorted unique ``b``, in order.
+
+    ``np.intersect1d`` would concatenate and sort both; a binary search of each
+    element of the smaller array in the larger one finds the same elements.
+    """
+    if a.size > b.size:
+        a, b = b, a
+    if a.size == 0:
+        return a
+    at = np.searchsorted(b, a)
+    at[at == b.size] = 0  # past the end: compared with b[0], which is below a's element
+    return a[b[at] == a]
+
+
+#: Where parts 1, 2 and 3 start in a sorted set of part-tagged hashes.
+PART_STARTS = np.arange(1, 4, dtype=np.uint64) << PART_SHIFT
+
+
+def part_cuts(s: np.ndarray) -> list[int]:
+    """Start of each part 0..3 in a sorted set of part-tagged hashes, then its size."""
+    return [0, *s.searchsorted(PART_STARTS).tolist(), s.size]
+
+
+def part_counts(s: np.ndarray, nparts: int) -> list[int]:
+    """Elements of a sorted hash set per part (the part is in the top bits, so parts are runs)."""
+    cuts = part_cuts(s)
+    return [cuts[p + 1] - cuts[p] if p < 4 else 0 for p in range(nparts)]
 
 
 def part_jaccard(a: np.ndarray, b: np.ndarray, nparts: int) -> tuple[float, list[float | None]]:
@@ -53,15 +88,20 @@ def part_jaccard(a: np.ndarray, b: np.ndarray, nparts: int) -> tuple[float, list
     Returns:
         (overall, per-part) where a part that is empty in both documents is None.
     """
-    inter = np.intersect1d(a, b, assume_unique=True)
-    ca = np.bincount((a >> PART_SHIFT).astype(np.int64), minlength=nparts)
-    cb = np.bincount((b >> PART_SHIFT).astype(np.int64), minlength=nparts)
-    ci = np.bincount((inter >> PART_SHIFT).astype(np.int64), minlength=nparts)
+    return counted_jaccard(a, b, part_counts(a, nparts), part_counts(b, nparts))
+
+
+def counted_jaccard(a: np.ndarray, b: np.ndarray, ca: Sequence[int], cb: Sequence[int]
+                    ) -> tuple[float, list[float | None]]:
+    """:func:`part_jaccard` with the per-part sizes of ``a`` and ``b`` already known."""
+    inter = sorted_overlap(a, b)
+    nparts = len(ca)
+    ci = part_counts(inter, nparts)
     union = a.size + b.size - inter.size
     overall = inter.size / union if union else 1.0
     parts: list[float | None] = []
     for p in range(nparts):
-        u = int(ca[p] + cb[p] - ci[p])
+        u = ca[p] + cb[p] - ci[p]
         parts.append(None if u == 0 else float(ci[p]) / u)
     return overall, parts
 
@@ -80,32 +120,53 @@ def link_buckets(buckets: Iterable[Sequence[int]], uf: UnionFind,
     """
     stats = {"buckets": 0, "pairs_checked": 0, "pairs_accepted": 0}
     tried: dict[tuple[int, int], bool] = {}
+    find, union = uf.find, uf.union
+    parent = uf.parent
+    nbuckets = checked = accepted = 0
     for members in buckets:
-        stats["buckets"] += 1
+        nbuckets += 1
         if verify is None:
             for m in members[1:]:
-                uf.union(members[0], m)
+                union(members[0], m)
+            continue
+        if len(members) == 2 and max_heads > 0:  # the common case, same steps as the loop below
+            h, m = members
+            if parent[h] == h and parent[m] == m:
+                same = h == m
+            else:
+                same = find(h) == find(m)
+            if same:
+                continue
+            pair = (h, m) if h < m else (m, h)
+            ok = tried.get(pair)
+            if ok is None:
+                ok = tried[pair] = verify(*pair)
+                checked += 1
+                accepted += ok
+            if ok:
+                union(h, m)
             continue
         heads: list[int] = []
         for m in members:
-            root = uf.find(m)
+            root = find(m)
             linked = False
             for h in heads:
-                if uf.find(h) == root:
+                if find(h) == root:
                     linked = True
                     break
                 pair = (h, m) if h < m else (m, h)
                 ok = tried.get(pair)
                 if ok is None:
                     ok = tried[pair] = verify(*pair)
-                    stats["pairs_checked"] += 1
-                    stats["pairs_accepted"] += ok
+                    checked += 1
+                    accepted += ok
                 if ok:
-                    uf.union(h, m)
+                    union(h, m)
                     linked = True
                     break
             if not linked and len(heads) < max_heads:
                 heads.append(m)
+    stats.update(buckets=nbuckets, pairs_checked=checked, pairs_accepted=accepted)
     return stats
 
 

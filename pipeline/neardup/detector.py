@@ -24,16 +24,25 @@ import unicodedata
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 import numpy as np
 
-from pipeline.neardup.cluster import UnionFind, link_buckets, part_jaccard, pick_representative
+from pipeline.neardup.cluster import (
+    UnionFind,
+    counted_jaccard,
+    link_buckets,
+    part_cuts,
+    pick_representative,
+    sorted_overlap,
+)
 from pipeline.neardup.config import NearDupConfig
+from pipeline.neardup.gcpause import gc_paused
 from pipeline.neardup.lsh import LSHIndex
 from pipeline.neardup.minhash import MinHasher
-from pipeline.neardup.shingle import PART_SHIFT, hash_batch, normalize_text
+from pipeline.neardup.shingle import PART_SHIFT, char_classes, fold_table, hash_batch, normalize_text
 from pipeline.neardup.summary import cluster_summary
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -194,6 +203,9 @@ class NearDupDetector:
         self._hashes: list[np.ndarray] = []
         self._offsets: list[np.ndarray] = []
         self._unique: dict[int, np.ndarray] = {}
+        self._cuts: dict[int, tuple[np.ndarray, list[int]]] = {}
+        # (a, b) with a < b -> key_jaccard(a, b): verification and the members' scores share it.
+        self._jaccards: dict[tuple[int, int], tuple[float, list[float | None]]] = {}
         self._pool = None
         self.nkey = 0
         self.output_part = 0
@@ -251,13 +263,20 @@ class NearDupDetector:
         self.records, self.no_shingle = records, no_shingle
 
     def _map(self, jobs: list[tuple]) -> Iterable[tuple]:
+        """Results of the jobs in job order; with ``num_proc`` > 1 this process runs the first
+        job itself while ``num_proc - 1`` pool workers run the others (only their results
+        travel back, and this process is not idle meanwhile)."""
         if self.cfg.num_proc <= 1 or len(jobs) <= 1:
             return map(_signature_job, jobs)
         if self._pool is None:
+            # Workers inherit the character tables instead of each building them.
+            fold_table()
+            char_classes()
             # fork starts in milliseconds and the job touches only numpy; spawn elsewhere.
             method = "fork" if "fork" in get_all_start_methods() else "spawn"
-            self._pool = get_context(method).Pool(self.cfg.num_proc)
-        return self._pool.imap(_signature_job, jobs)  # imap keeps job order
+            self._pool = get_context(method).Pool(self.cfg.num_proc - 1)
+        rest = self._pool.imap(_signature_job, jobs[1:])  # imap keeps job order; workers start now
+        return chain([_signature_job(jobs[0])], rest)
 
     def _store(self, base: int, docs: list, hashes: np.ndarray, offsets: np.ndarray,
                key_counts: np.ndarray, sigs: np.ndarray) -> None:
@@ -284,21 +303,38 @@ class NearDupDetector:
             b = bisect.bisect_right(self._bases, doc) - 1
             off = self._offsets[b]
             local = doc - self._bases[b]
-            got = self._unique[doc] = np.unique(self._hashes[b][off[local]:off[local + 1]])
+            got = np.sort(self._hashes[b][off[local]:off[local + 1]])
+            if got.size > 1:  # np.unique, without its overhead on many small arrays
+                got = got[np.concatenate(([True], got[1:] != got[:-1]))]
+            self._unique[doc] = got
+        return got
+
+    def _cut(self, doc: int) -> tuple[np.ndarray, list[int]]:
+        """A document's sorted unique hashes and where each of its parts starts (then its size)."""
+        got = self._cuts.get(doc)
+        if got is None:
+            s = self.shingles(doc)
+            got = self._cuts[doc] = (s, part_cuts(s))
         return got
 
     def _key_set(self, doc: int) -> np.ndarray:
-        s = self.shingles(doc)
-        return s[:np.searchsorted(s, np.uint64(self.nkey) << PART_SHIFT)] if self.nkey < 4 else s
+        s, cuts = self._cut(doc)
+        return s[:cuts[self.nkey]]
 
     def _part_set(self, doc: int, part: int) -> np.ndarray:
-        s = self.shingles(doc)
-        lo = np.searchsorted(s, np.uint64(part) << PART_SHIFT)
-        hi = np.searchsorted(s, np.uint64(part + 1) << PART_SHIFT) if part < 3 else s.size
-        return s[lo:hi]
+        s, cuts = self._cut(doc)
+        return s[cuts[part]:cuts[part + 1]]
 
     def key_jaccard(self, a: int, b: int) -> tuple[float, list[float | None]]:
-        return part_jaccard(self._key_set(a), self._key_set(b), self.nkey)
+        """:func:`part_jaccard` of two documents' key sets (cached per pair; it is symmetric)."""
+        pair = (a, b) if a < b else (b, a)
+        got = self._jaccards.get(pair)
+        if got is None:
+            (sa, ca), (sb, cb), nkey = self._cut(a), self._cut(b), self.nkey
+            got = self._jaccards[pair] = counted_jaccard(
+                sa[:ca[nkey]], sb[:cb[nkey]], [ca[p + 1] - ca[p] for p in range(nkey)],
+                [cb[p + 1] - cb[p] for p in range(nkey)])
+        return got
 
     def _verify(self, a: int, b: int) -> bool:
         overall, parts = self.key_jaccard(a, b)
@@ -309,7 +345,7 @@ class NearDupDetector:
         """Why member ``m``'s output disagrees materially with the representative's ("" if not)."""
         oa, ob = self._part_set(rep, self.output_part), self._part_set(m, self.output_part)
         if oa.size or ob.size:
-            inter = np.intersect1d(oa, ob, assume_unique=True).size
+            inter = sorted_overlap(oa, ob).size
             j = inter / (oa.size + ob.size - inter)
             if j < self.cfg.conflict_output_jaccard:
                 return f"output jaccard {j:.2f} with {self.where[rep]}"
@@ -335,6 +371,11 @@ class NearDupDetector:
                 member (what :meth:`LSHIndex.buckets` yields).
             fallback_pairs: ``(first, later)`` documents with the same no-shingle key.
         """
+        with gc_paused():  # see pipeline.neardup.gcpause
+            return self._cluster(buckets, fallback_pairs)
+
+    def _cluster(self, buckets: Iterable[Sequence[int]], fallback_pairs: Iterable[tuple[int, int]]
+                 ) -> dict[Any, Member]:
         uf = UnionFind(len(self.ids))
         verify = self._verify if self.cfg.verify else None
         self.stats = link_buckets(buckets, uf, verify, self.cfg.max_bucket_heads)
@@ -354,6 +395,8 @@ class NearDupDetector:
             self.clusters.append({"cluster": cid, "members": [self.ids[m] for m in members],
                                   "conflict": why})
         self._unique.clear()
+        self._cuts.clear()
+        self._jaccards.clear()
         return out
 
     def summary(self, limit: int = 10) -> dict:

@@ -9,11 +9,14 @@ any band are exactly the documents ``MinHashLSH.query`` would return for each ot
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 from datasketch import MinHashLSH
+from datasketch.storage import DictListStorage, DictSetStorage
 
+from pipeline.neardup.gcpause import gc_paused
 from pipeline.neardup.minhash import MinHasher
 
 
@@ -65,6 +68,7 @@ class LSHIndex:
     def __init__(self, hasher: MinHasher, threshold: float, bands: int | None = None,
                  rows: int | None = None, weights: Sequence[float] = (0.5, 0.5)):
         self.hasher = hasher
+        self.threshold = threshold
         self.bands, self.rows = band_params(threshold, hasher.num_perm, bands, rows, weights)
         self.lsh = MinHashLSH(threshold=threshold, num_perm=hasher.num_perm,
                               params=(self.bands, self.rows))
@@ -78,22 +82,54 @@ class LSHIndex:
         band keys cut from the whole batch at once. The bytes are exactly what
         ``MinHashLSH`` computes per band (big-endian hash values), so the index is
         the one datasketch would have built, without its per-band Python overhead.
+        With datasketch's in-memory storage (the default) the batch is written into
+        its dicts in one pass per band; any other storage gets ``insert`` calls.
         """
         n = len(keys)
         if n == 0:
             return
+        keys = [int(k) for k in keys]
         if self.size == 0:
-            self.lsh.insert(int(keys[0]), self.hasher.lean(signatures[0]), check_duplication=False)
+            self.lsh.insert(keys[0], self.hasher.lean(signatures[0]), check_duplication=False)
             keys, signatures = keys[1:], signatures[1:]
             n -= 1
             self.size += 1
+        if n == 0:
+            return
         bands = band_keys(signatures, self.lsh.hashranges)
-        for k, key in enumerate(keys):
-            hs = [band[k] for band in bands]
-            self.lsh.keys.insert(int(key), *hs)
-            for h, table in zip(hs, self.lsh.hashtables):
-                table.insert(h, int(key))
+        if (self._in_memory() and len(set(keys)) == n
+                and self.lsh.keys._dict.keys().isdisjoint(keys)):  # new, distinct keys
+            _bulk_insert(self.lsh, keys, bands)
+        else:
+            for k, key in enumerate(keys):
+                hs = [band[k] for band in bands]
+                self.lsh.keys.insert(key, *hs)
+                for h, table in zip(hs, self.lsh.hashtables):
+                    table.insert(h, key)
         self.size += n
+
+    def _in_memory(self) -> bool:
+        """Whether the index uses datasketch's dict storage (whose dicts can be filled in bulk)."""
+        lsh = self.lsh
+        return (type(lsh.keys) is DictListStorage and isinstance(getattr(lsh.keys, "_dict", None), defaultdict)
+                and all(type(t) is DictSetStorage and isinstance(getattr(t, "_dict", None), defaultdict)
+                        for t in lsh.hashtables))
+
+    def clear(self) -> None:
+        """Empty the index now (its bands and parameters stay).
+
+        ``MinHashLSH`` keeps a bound method of itself, a reference cycle, so a dropped
+        index is only freed by the cyclic collector, which then has to scan every
+        bucket set first. Callers done with an index clear it instead.
+        """
+        if self._in_memory():
+            self.lsh.keys._dict.clear()
+            for table in self.lsh.hashtables:
+                table._dict.clear()
+        else:
+            self.lsh = MinHashLSH(threshold=self.threshold, num_perm=self.hasher.num_perm,
+                                  params=(self.bands, self.rows))
+        self.size = 0
 
     @property
     def hashranges(self) -> list[tuple[int, int]]:
@@ -110,8 +146,35 @@ class LSHIndex:
         Tables are visited band by band and buckets in insertion order (dicts keep
         it), so the order depends only on the input order of the documents.
         """
+        if self._in_memory():  # the same walk over datasketch's dicts, without a get() per key
+            for table in self.lsh.hashtables:
+                for members in table._dict.values():
+                    if len(members) > 1:
+                        yield sorted(members)
+            return
         for table in self.lsh.hashtables:
             for band_key in table:  # a datasketch Storage iterates over its keys
                 members = table.get(band_key)
                 if len(members) > 1:
                     yield sorted(members)
+
+
+def _bulk_insert(lsh: MinHashLSH, keys: list[int], bands: list[list[bytes]]) -> None:
+    """What ``MinHashLSH.insert`` does for each key in turn, written straight into its dict storage.
+
+    ``keys`` are new to the index. Per band table, each bucket key gets the set of
+    documents under it; a key first seen here is added in the order of its first
+    document, as a sequence of inserts would add it, so the tables iterate alike.
+    """
+    with gc_paused():  # millions of new sets: the cyclic collector would rescan them again and again
+        lsh.keys._dict.update(zip(keys, map(list, zip(*bands))))
+        for band, table in zip(bands, lsh.hashtables):
+            d = table._dict
+            get = d.get
+            for h, key in zip(band, keys):
+                members = get(h)
+                if members is None:
+                    d[h] = {key}
+                else:
+                    members.add(key)
+

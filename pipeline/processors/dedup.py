@@ -18,11 +18,13 @@ summary are the local ones.
 """
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from pipeline.neardup.config import NearDupConfig
 from pipeline.neardup.detector import Member, NearDupDetector
+from pipeline.neardup.gcpause import gc_paused
 from pipeline.processor import Stage, as_action, iter_rows
 from pipeline.record import Batch, Verdict
 from pipeline.registry import register
@@ -95,6 +97,10 @@ class Dedup(Stage):
         return as_action(self.check(name).get("action", default)) if self.rules else default
 
     def fit(self, batches: Iterable[Batch]) -> None:
+        with gc_paused():  # see pipeline.neardup.gcpause
+            self._fit(batches)
+
+    def _fit(self, batches: Iterable[Batch]) -> None:
         exact = ExactState(self.action("exact") != "off")
         detector = NearDupDetector(self.near_cfg) if self.action("near") != "off" else None
         for batch in batches:
@@ -111,6 +117,8 @@ class Dedup(Stage):
         first, dupes = exact.result()
         self.install(first, dupes, detector.finish() if detector is not None else None,
                      detector.summary() if detector is not None else None)
+        if detector is not None:
+            detector.index.clear()  # frees it now rather than in a later garbage collection
 
     # What an engine that runs the fit in pieces needs (see the module docstring).
 
@@ -142,6 +150,23 @@ class Dedup(Stage):
         self.first, self.dupes = first, dupes
         self.members = members or {}
         self.near_summary = near_summary or {}
+
+    # The fitted lookups travel to every worker of the process pass, pickled by whatever the
+    # engine uses (dill, pure Python, for HF datasets): hand it one blob from the C pickler.
+    _PACKED = ("first", "dupes", "members")
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        fitted = {k: state.pop(k) for k in self._PACKED if k in state}
+        state["packed_fit"] = pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        packed = state.pop("packed_fit", None)
+        super().__setstate__(state)
+        if packed is not None:
+            self.__dict__.update(pickle.loads(packed))
 
     def summary(self) -> dict:
         out: dict[str, Any] = {"exact_duplicates": len(self.dupes)}
