@@ -92,11 +92,42 @@ def balance_problems(cfg: Mapping[str, Any], tasks: Sequence[str]) -> list[str]:
     return probs
 
 
-def _targets(rows: Sequence[Row], dims: Sequence[str], targets: Mapping) -> list[dict[str, float] | None]:
+class Supply(NamedTuple):
+    """What the quotas need to know about one cell: its live rows, split by origin.
+
+    ``first`` is the input position of the cell's first row; values of a dimension are
+    visited in first-seen order, so sums over them add up in the order rows came in.
+    """
+
+    injected: int
+    raw: int
+    first: int
+
+    @property
+    def rows(self) -> int:
+        return self.injected + self.raw
+
+
+def supply_of(rows: Sequence[Row]) -> dict[tuple, Supply]:
+    """Per-cell supply of live rows (the aggregate :func:`quotas` works from)."""
+    inj: dict[tuple, int] = {}
+    raw: dict[tuple, int] = {}
+    first: dict[tuple, int] = {}
+    for i, r in enumerate(rows):
+        first.setdefault(r.cell, i)
+        if r.injected:
+            inj[r.cell] = inj.get(r.cell, 0) + 1
+        else:
+            raw[r.cell] = raw.get(r.cell, 0) + 1
+    return {c: Supply(inj.get(c, 0), raw.get(c, 0), f) for c, f in first.items()}
+
+
+def _targets(supply: Mapping[tuple, Supply], dims: Sequence[str], targets: Mapping) -> list[dict[str, float] | None]:
     """Target share per value for each targeted dimension (None where no target is set).
 
     Unlisted values share what the listed ones leave, in proportion to their supply.
     """
+    in_order = sorted(supply.items(), key=lambda kv: kv[1].first)
     out: list[dict[str, float] | None] = []
     for i, d in enumerate(dims):
         want = {str(k): float(v) for k, v in (targets.get(d) or {}).items()}
@@ -104,9 +135,9 @@ def _targets(rows: Sequence[Row], dims: Sequence[str], targets: Mapping) -> list
             out.append(None)
             continue
         observed: dict[str, int] = {}
-        for r in rows:
-            if r.cell[i] not in want:
-                observed[r.cell[i]] = observed.get(r.cell[i], 0) + 1
+        for c, s in in_order:
+            if c[i] not in want:
+                observed[c[i]] = observed.get(c[i], 0) + s.rows
         rest = max(0.0, 1.0 - sum(want.values()))
         ulen = sum(observed.values())
         shares = dict(want)
@@ -117,7 +148,7 @@ def _targets(rows: Sequence[Row], dims: Sequence[str], targets: Mapping) -> list
     return out
 
 
-def _joint(rows: Sequence[Row], dims: Sequence[str], tgt: list) -> dict[tuple, float]:
+def _joint(supply: Mapping[tuple, Supply], dims: Sequence[str], tgt: list) -> dict[tuple, float]:
     """Cell shares: the observed joint mix raked (iterative proportional fitting) to the targets.
 
     Raking keeps the observed relation between dimensions (e.g. that code is mostly
@@ -125,16 +156,14 @@ def _joint(rows: Sequence[Row], dims: Sequence[str], tgt: list) -> dict[tuple, f
     product space with no rows start from a tiny share, so a target that no row can
     meet still gets a quota and shows up as a shortfall.
     """
-    n = len(rows)
+    counts = {c: s.rows for c, s in supply.items() if s.rows}
+    n = sum(counts.values())
     values = []
     for i in range(len(dims)):
-        vs = {r.cell[i] for r in rows}
+        vs = {c[i] for c in counts}
         if tgt[i]:
             vs |= {v for v, x in tgt[i].items() if x > 0}
         values.append(sorted(vs))
-    counts: dict[tuple, int] = {}
-    for r in rows:
-        counts[r.cell] = counts.get(r.cell, 0) + 1
     eps = 1e-12
     joint = {c: counts.get(c, 0) / n + eps if n else eps for c in itertools.product(*values)}
     targeted = [i for i, t in enumerate(tgt) if t]
@@ -170,24 +199,75 @@ def _rank_key(row: Row, seed: int) -> tuple:
     return (row.quality is None, -(row.quality or 0.0), h)
 
 
-def plan(rows: Sequence[Row], dims: Sequence[str], cfg: Mapping[str, Any], seed: int) -> Plan:
-    """Decide which rows to drop (and which to copy) to approach the target mix.
+@dataclass
+class Quotas:
+    """Per-cell quotas, computed from per-cell supply alone (:func:`quotas`).
+
+    Everything but *which* rows go follows from these numbers: how many rows each cell
+    drops and keeps, how many copies it gets, its shortfall and the whole report.
+    """
+
+    dims: list[str]
+    tgt: list
+    quota: dict[tuple, int]
+    supply: dict[tuple, Supply]
+    total: int
+    rows: int
+    max_copies: int
+    top: int
+
+    def cells(self) -> list[tuple]:
+        """Every cell with a quota or a row, sorted (the order of ``Plan.cells``)."""
+        return sorted(set(self.quota) | set(self.supply))
+
+    def _s(self, c: tuple) -> Supply:
+        return self.supply.get(c) or Supply(0, 0, -1)
+
+    def room(self, c: tuple) -> int:
+        """Raw (not injected) rows the cell may keep."""
+        return max(0, self.quota.get(c, 0) - self._s(c).injected)
+
+    def dropping(self, c: tuple) -> int:
+        """Raw rows over the cell's quota (dropped)."""
+        return max(0, self._s(c).raw - self.room(c))
+
+    def copies(self, c: tuple) -> int:
+        """Upsampled copies the cell gets (0 unless upsampling is on and the cell is short)."""
+        s, q = self._s(c), self.quota.get(c, 0)
+        if not self.max_copies or q <= s.rows or not s.rows:
+            return 0
+        return min(q - s.rows, self.max_copies * s.rows)
+
+    def report(self) -> dict:
+        kept: dict[tuple, int] = {}
+        short: dict[tuple, int] = {}
+        for c in self.cells():
+            s, q, need = self._s(c), self.quota.get(c, 0), self.copies(c)
+            kept[c] = s.injected + min(self.room(c), s.raw) + need
+            if q > s.rows + need:
+                short[c] = q - s.rows - need
+        dropped = sum(self.dropping(c) for c in self.cells())
+        copies = sum(self.copies(c) for c in self.cells())
+        counts = {c: s.rows for c, s in self.supply.items()}
+        return _report(self.dims, self.tgt, self.quota, counts, kept, short, self.total, self.rows, dropped,
+                       copies, self.top)
+
+
+def quotas(supply: Mapping[tuple, Supply], dims: Sequence[str], cfg: Mapping[str, Any]) -> Quotas:
+    """Each cell's quota from the per-cell supply (see the module docstring, step 1).
 
     Args:
-        rows: Every live row, in input order; ``cell`` holds its values of ``dims``.
+        supply: Cell -> :class:`Supply` of the live rows (cells without rows may be absent).
         dims: The dimensions that make up a cell.
         cfg: The ``balance`` rules block.
-        seed: Run seed for the order among equally good rows.
     """
-    tgt = _targets(rows, dims, cfg.get("targets") or {})
-    shares = _joint(rows, dims, tgt)
-    members: dict[tuple, list[int]] = {}
-    for i, r in enumerate(rows):
-        members.setdefault(r.cell, []).append(i)
-    supply = {c: len(ix) for c, ix in members.items()}
-    n = int(cfg.get("budget", 0) or 0) or len(rows)
+    supply = {c: s for c, s in supply.items() if s.rows}
+    rows = sum(s.rows for s in supply.values())
+    tgt = _targets(supply, dims, cfg.get("targets") or {})
+    shares = _joint(supply, dims, tgt)
+    n = int(cfg.get("budget", 0) or 0) or rows
     if cfg.get("exact"):
-        feasible = [supply.get(c, 0) / s for c, s in shares.items() if supply.get(c, 0)]
+        feasible = [supply[c].rows / s for c, s in shares.items() if c in supply]
         n = min([n] + [math.floor(f + 1e-9) for f in feasible])
     quota = _largest_remainder(n, shares)
     caps = cfg.get("caps") or {}
@@ -195,36 +275,70 @@ def plan(rows: Sequence[Row], dims: Sequence[str], cfg: Mapping[str, Any], seed:
               math.floor(float(caps.get("max_cell_share", 0) or 0) * n) or n)
     for c in list(set(quota) | set(supply)):
         quota[c] = min(quota.get(c, 0), cap)
-
-    out = Plan()
     up = cfg.get("upsample") or {}
     max_copies = int(up.get("max_copies", 0)) if up.get("enabled") else 0
-    kept: dict[tuple, int] = {}
-    short: dict[tuple, int] = {}
-    for c in sorted(set(quota) | set(supply)):
-        idx = members.get(c, [])
-        q = quota.get(c, 0)
-        cell_no = len(out.cells)
-        out.cells.append((_name(c), q))
-        injected = [i for i in idx if rows[i].injected]
-        raw = sorted((i for i in idx if not rows[i].injected), key=lambda i: _rank_key(rows[i], seed))
-        room = max(0, q - len(injected))
-        for i in raw[room:]:
-            out.drop[i] = cell_no
-        keep = injected + raw[:room]
-        kept[c] = len(keep)
-        if q > len(idx):
-            need = 0
-            if max_copies and keep:
-                ranked = sorted(keep, key=lambda i: _rank_key(rows[i], seed))
-                need = min(q - len(idx), max_copies * len(ranked))
-                for k in range(need):
-                    out.copies.append((ranked[k % len(ranked)], k // len(ranked) + 1))
-                kept[c] += need
-            if q > len(idx) + need:
-                short[c] = q - len(idx) - need
-    out.report = _report(dims, tgt, quota, supply, kept, short, n, len(rows), len(out.drop), len(out.copies),
-                         int(cfg.get("report_shortfalls", 20)))
+    return Quotas(list(dims), tgt, quota, supply, n, rows, max_copies, int(cfg.get("report_shortfalls", 20)))
+
+
+class Selection(NamedTuple):
+    """Which rows of one cell go, and the order copies are made in.
+
+    Positions index the cell's rows as passed to :func:`select`.
+    """
+
+    drop: list[int]    # rows over the quota, best first (the order ``Plan.drop`` gets them in)
+    ranked: list[int]  # kept rows, best first (copies cycle through them)
+
+
+def select(rows: Sequence[Row], quota: int, seed: int) -> Selection:
+    """One cell's selection (step 2): injected rows stay and count first; then the best raw rows.
+
+    Args:
+        rows: Every live row of one cell, in input order.
+        quota: The cell's quota.
+        seed: Run seed for the order among equally good rows.
+    """
+    injected = [i for i, r in enumerate(rows) if r.injected]
+    raw = sorted((i for i, r in enumerate(rows) if not r.injected), key=lambda i: _rank_key(rows[i], seed))
+    room = max(0, quota - len(injected))
+    keep = injected + raw[:room]
+    return Selection(raw[room:], sorted(keep, key=lambda i: _rank_key(rows[i], seed)))
+
+
+def copy_plan(ranked: Sequence, need: int) -> list[tuple]:
+    """(source, copy number) for ``need`` copies cycling through ``ranked`` (best first)."""
+    return [(ranked[k % len(ranked)], k // len(ranked) + 1) for k in range(need)]
+
+
+def plan(rows: Sequence[Row], dims: Sequence[str], cfg: Mapping[str, Any], seed: int) -> Plan:
+    """Decide which rows to drop (and which to copy) to approach the target mix.
+
+    :func:`quotas` from :func:`supply_of` the rows, then :func:`select` in every cell
+    that drops rows or gets copies. (The ray engine runs the same two steps from
+    aggregates: pipeline/engines/ray_balance.py.)
+
+    Args:
+        rows: Every live row, in input order; ``cell`` holds its values of ``dims``.
+        dims: The dimensions that make up a cell.
+        cfg: The ``balance`` rules block.
+        seed: Run seed for the order among equally good rows.
+    """
+    q = quotas(supply_of(rows), dims, cfg)
+    members: dict[tuple, list[int]] = {}
+    for i, r in enumerate(rows):
+        members.setdefault(r.cell, []).append(i)
+    out = Plan()
+    for cell_no, c in enumerate(q.cells()):
+        out.cells.append((_name(c), q.quota.get(c, 0)))
+        need = q.copies(c)
+        if not q.dropping(c) and not need:
+            continue
+        idx = members[c]
+        sel = select([rows[i] for i in idx], q.quota.get(c, 0), seed)
+        for j in sel.drop:
+            out.drop[idx[j]] = cell_no
+        out.copies += [(idx[j], k) for j, k in copy_plan(sel.ranked, need)]
+    out.report = q.report()
     return out
 
 

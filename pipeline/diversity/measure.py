@@ -15,12 +15,17 @@ SEP = "/"
 
 
 def entropy(counts: Iterable[int]) -> float:
-    """Shannon entropy in bits of a count vector (zeros ignored)."""
+    """Shannon entropy in bits of a count vector (zeros ignored).
+
+    Summed with ``math.fsum`` (exactly rounded), so the result does not depend on the
+    order of the counts: a profile built from aggregated counts (the ray engine) gives
+    the bits of one built row by row.
+    """
     counts = [c for c in counts if c > 0]
     total = sum(counts)
     if total == 0:
         return 0.0
-    return -sum(c / total * math.log2(c / total) for c in counts)
+    return -math.fsum(c / total * math.log2(c / total) for c in counts)
 
 
 def distribution(counts: Counter, universe: Sequence[str] | None = None) -> dict:
@@ -48,7 +53,12 @@ def distribution(counts: Counter, universe: Sequence[str] | None = None) -> dict
 
 
 class Profile:
-    """Accumulates the tags of many records; :meth:`summary` is JSON-able."""
+    """Accumulates the tags of many records; :meth:`summary` is JSON-able.
+
+    Rows are added one by one (:meth:`add`) or as counts of identical values
+    (:meth:`count_tags`, :meth:`count_verb`, :meth:`count_cluster`); the summary only
+    depends on the totals, not on the order they were added in.
+    """
 
     def __init__(self, tasks: Sequence[str], domains: Sequence[str], buckets: Sequence[str]):
         self.tasks, self.domains, self.buckets = list(tasks), list(domains), list(buckets)
@@ -63,20 +73,34 @@ class Profile:
     def add(self, task: str, lang: str, domain: str, bucket: str, verb: str = "", obj: str = "",
             cluster: str = "") -> None:
         """Count one record."""
-        self.rows += 1
+        self.count_tags(task, lang, domain, bucket)
+        self.count_verb(verb, obj)
+        self.count_cluster(cluster)
+
+    def count_tags(self, task: str, lang: str, domain: str, bucket: str, n: int = 1) -> None:
+        """Count ``n`` records with these tags (each record once: this sets ``rows``)."""
+        if n <= 0:
+            return
+        self.rows += n
         c = self.c
-        c["task"][task] += 1
-        c["lang"][lang] += 1
-        c["domain"][domain] += 1
-        c["complexity"][bucket] += 1
-        c["task_x_lang"][f"{lang}{SEP}{task}"] += 1
-        c["task_x_complexity"][f"{task}{SEP}{bucket}"] += 1
-        if verb:
-            self.verbs[verb] += 1
+        c["task"][task] += n
+        c["lang"][lang] += n
+        c["domain"][domain] += n
+        c["complexity"][bucket] += n
+        c["task_x_lang"][f"{lang}{SEP}{task}"] += n
+        c["task_x_complexity"][f"{task}{SEP}{bucket}"] += n
+
+    def count_verb(self, verb: str, obj: str, n: int = 1) -> None:
+        """Count ``n`` records with this verb–object pair (no-op without a verb)."""
+        if verb and n > 0:
+            self.verbs[verb] += n
             if obj:
-                self.pairs[(verb, obj)] += 1
-        if cluster:
-            self.clusters[cluster] += 1
+                self.pairs[(verb, obj)] += n
+
+    def count_cluster(self, cluster: str, n: int = 1) -> None:
+        """Count ``n`` records of a near-duplicate cluster (no-op without one)."""
+        if cluster and n > 0:
+            self.clusters[cluster] += n
 
     def summary(self, top_pairs: int = 30, top_verbs: int = 20) -> dict:
         """Every measurement, ready for report.json."""

@@ -19,7 +19,13 @@ Global stages:
   and only the candidate rows' shingle hashes reach the driver, which verifies pairs,
   builds the union-find clusters and picks representatives with the local code.
   ``Dedup.fit`` is never called; verdicts and summary are the local ones.
-- stages with ``fit_features`` (diversity, refusal, format) get that per-row work done
+- ``diversity`` is fitted from aggregates (:mod:`pipeline.engines.ray_balance`): actors tag
+  every live row; the before-profile and each balancing cell's supply are counts
+  (per-block partials, ``groupby().count()``); the driver computes the quotas, and only
+  the cells over their quota are selected on the cluster (``groupby(cell).map_groups``),
+  so only the ids to drop come back. ``Diversity.fit`` is never called; ``process`` reads
+  the tags carried in the rows instead of tagging again.
+- other stages with ``fit_features`` (refusal, format) get that per-row work done
   by an actor pool (:func:`ray_data.with_fit_features`) when at least
   ``FIT_FEATURES_MIN_ROWS`` rows are live; ``fit`` itself runs on the driver over the
   live rows streamed in input order, with the features attached.
@@ -144,8 +150,9 @@ def run(inputs: Sequence[str] | None = None, *, ray_address: str | None = None, 
     problems = config_problems(plan.cfg.engine)
     if problems:
         raise ConfigError(problems)
-    from pipeline.engines import ray_data, ray_dedup
+    from pipeline.engines import ray_balance, ray_data, ray_dedup
     from pipeline.processors.dedup import Dedup
+    from pipeline.processors.diversity import Diversity
 
     started = _connect(ray, ray_address, quiet=not progress)
     ctx = ray.data.DataContext.get_current()
@@ -173,9 +180,17 @@ def run(inputs: Sequence[str] | None = None, *, ray_address: str | None = None, 
             injected = {s: 0 for s in group}
             head = plan.procs[group[0]]
             num_cpus, concurrency = group_resources(plan.cfg.engine, group, cpus)
-            if isinstance(head, Dedup):
-                ray_dedup.fit(head, ds, cpus, group_resources(plan.cfg.engine, [group[0]], cpus)[0],
-                              (plan.cfg.engine.get("ray") or {}).get("shuffle") or "sort")
+            shuffle = (plan.cfg.engine.get("ray") or {}).get("shuffle") or "sort"
+            mapper = ray_data.map_group
+            if isinstance(head, Diversity):
+                ds, _ = ray_balance.fit(head, ds, cpus, num_cpus, concurrency, shuffle)
+                new = head.inject() or []
+                injected[group[0]] = len(new)
+                ds = ray_balance.append(ds, new, n_rows)
+                n_rows += len(new)
+                mapper = ray_balance.map_group
+            elif isinstance(head, Dedup):
+                ray_dedup.fit(head, ds, cpus, group_resources(plan.cfg.engine, [group[0]], cpus)[0], shuffle)
             elif getattr(head, "is_global", False):
                 cols = getattr(head, "fit_columns", None)
                 feats = hasattr(head, "fit_features") and funnel[-1]["out"] >= FIT_FEATURES_MIN_ROWS
@@ -187,7 +202,7 @@ def run(inputs: Sequence[str] | None = None, *, ray_address: str | None = None, 
                     injected[group[0]] = len(new)
                     ds = ray_data.append(ds, new, n_rows)
                     n_rows += len(new)
-            ds = ray_data.map_group(ds, [(s, plan.procs[s]) for s in group], num_cpus, concurrency)
+            ds = mapper(ds, [(s, plan.procs[s]) for s in group], num_cpus, concurrency)
             steps = ray_data.stage_steps(ds, group, funnel[-1]["out"], injected)
             funnel += steps
             summaries.update(stage_summaries(plan.procs, group))

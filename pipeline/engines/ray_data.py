@@ -189,7 +189,17 @@ def append(ds, records: list[dict], next_row: int):
         return ds
     table = work_table(records)
     table = table.append_column(ROW, pa.array(range(next_row, next_row + table.num_rows), pa.int64()))
-    return ds.union(ray.data.from_arrow(table)).materialize()
+    return append_table(ds, table)
+
+
+def append_table(ds, table: pa.Table):
+    """``ds`` (materialized) followed by ``table``, in that order.
+
+    Built from the block references in order: ``Dataset.union`` (Ray 2.60, with
+    ``preserve_order``) was seen to put the new block between the old ones when ``ds``
+    had more than one block, and a global ``fit`` must see rows in ``_row`` order.
+    """
+    return ray.data.from_arrow_refs(list(ds.to_arrow_refs()) + [ray.put(table)]).materialize()
 
 
 def _fate_counts(table: pa.Table) -> pa.Table:

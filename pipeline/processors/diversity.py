@@ -40,6 +40,18 @@ def _tag_value(tags: Tags, dim: str) -> str:
     return {"task": tags.task, "lang": tags.lang, "complexity": tags.bucket, "domain": tags.domain}[dim]
 
 
+def quality_of(rec: dict, keys: list[str]) -> float | None:
+    """The first of ``balance.quality_keys`` the record has a score for (None: no score)."""
+    scores = rec.get("scores") or {}
+    return next((float(scores[k]) for k in keys if scores.get(k) is not None), None)
+
+
+def balance_row(rec: dict, tags: Tags, dims: list[str], keys: list[str]) -> Row:
+    """What balancing needs of one live row (its cell, origin and quality)."""
+    return Row(rec["id"], tuple(_tag_value(tags, d) for d in dims), rec.get("origin") == "injected",
+               quality_of(rec, keys))
+
+
 @register
 class Diversity(Stage):
     """Tag every record, measure diversity, and optionally rebalance to a target mix."""
@@ -107,23 +119,18 @@ class Diversity(Stage):
                 cache.add(rec["id"], t)
                 before.add(t.task, t.lang, t.domain, t.bucket, t.verb, t.obj, rec.get("cluster") or "")
                 if bal.get("enabled"):
-                    scores = rec.get("scores") or {}
-                    q = next((float(scores[k]) for k in keys if scores.get(k) is not None), None)
-                    rows.append(Row(rec["id"], tuple(_tag_value(t, d) for d in dims),
-                                    rec.get("origin") == "injected", q))
+                    rows.append(balance_row(rec, t, dims, keys))
                     kept_tags.append(t)
                     if (bal.get("upsample") or {}).get("enabled"):
                         records.append(rec)
         cache.freeze()
         self.cache = cache
-        m = self.rules.get("measure") or {}
-        top = (int(m.get("top_pairs", 30)), int(m.get("top_verbs", 20)))
+        top = self.top()
         self._summary = {"enabled": bool(bal.get("enabled")), "before": before.summary(*top)}
         if not bal.get("enabled"):
             return
         p: Plan = plan(rows, dims, bal, self.seed)
-        self.cells = p.cells
-        self.drops = {digest(rows[i].id): c for i, c in p.drop.items()}
+        drops = {digest(rows[i].id): c for i, c in p.drop.items()}
         after = self._profile()
         dropped = set(p.drop)
         for i, t in enumerate(kept_tags):
@@ -132,8 +139,28 @@ class Diversity(Stage):
         for i, k in p.copies:
             t = kept_tags[i]
             after.add(t.task, t.lang, t.domain, t.bucket, t.verb, t.obj)
-        self._copies = [_copy(records[i], k) for i, k in p.copies] if records else []
-        self._summary.update({"after": after.summary(*top), "balance": p.report})
+        copies = [_copy(records[i], k) for i, k in p.copies] if records else []
+        self.install(self._summary, p.cells, drops, copies, after.summary(*top), p.report)
+
+    def top(self) -> tuple[int, int]:
+        """(top pairs, top verbs) the summary lists (``measure`` rules)."""
+        m = self.rules.get("measure") or {}
+        return int(m.get("top_pairs", 30)), int(m.get("top_verbs", 20))
+
+    def install(self, summary: dict, cells: list[tuple[str, int]] | None = None, drops: dict | None = None,
+                copies: list[dict] | None = None, after: dict | None = None, report: dict | None = None) -> None:
+        """Set what ``fit`` decides, computed elsewhere (the ray engine fits from aggregates).
+
+        Args:
+            summary: ``{"enabled", "before"}``; ``after`` and ``report`` are added when given.
+            cells: (cell name, quota) per cell index.
+            drops: id digest -> cell index of the rows over their quota.
+            copies: Upsampled copies (from :func:`_copy`).
+        """
+        self.cells, self.drops, self._copies = list(cells or []), dict(drops or {}), list(copies or [])
+        self._summary = dict(summary)
+        if after is not None:
+            self._summary.update({"after": after, "balance": report})
 
     def inject(self) -> list[dict]:
         """Upsampled copies (empty unless ``balance.upsample.enabled``)."""

@@ -125,3 +125,70 @@ def test_balance_config_problems():
     text = "\n".join(probs)
     for needle in ("mood", "poetry", "sum to 1.200", "balance.targets.lang", "budget"):
         assert needle in text, needle
+
+
+def _random_rows(rng, n):
+    """Rows over 3 x 4 x 3 cells with skewed supply, repeated ids, missing and tied qualities, injected rows."""
+    langs, tasks, buckets = ["en", "zh", "fr"], ["math", "code", "open_qa", "rewriting"], ["easy", "medium", "hard"]
+    rows = []
+    for i in range(n):
+        cell = (rng.choices(langs, [6, 3, 1])[0], rng.choices(tasks, [1, 5, 3, 1])[0], rng.choice(buckets))
+        rid = f"r{rng.randrange(n * 2)}" if rng.random() < 0.05 else f"r{i}"
+        q = None if rng.random() < 0.3 else round(rng.choice([0.5, 0.9, rng.random()]), 2)
+        rows.append(Row(rid, cell, rng.random() < 0.04, q))
+    return rows
+
+
+def test_split_plan_decides_exactly_what_the_row_by_row_plan_did():
+    """plan() = quotas from per-cell supply + per-cell selection, against the old one-pass algorithm
+    (tests/diversity/balance_reference.py) on random corpora and configurations."""
+    import random
+
+    from pipeline.diversity.balance import _targets, supply_of
+    from tests.diversity.balance_reference import _targets as ref_targets
+    from tests.diversity.balance_reference import reference_plan
+
+    dims = ["lang", "task", "complexity"]
+    configs = [
+        {},
+        {"targets": {"lang": {"en": 0.5, "zh": 0.4}}},
+        {"targets": {"lang": {"en": 0.5, "zh": 0.5}, "task": {"math": 0.3, "code": 0.2}}, "budget": 900},
+        {"targets": {"task": {"math": 0.4, "translation": 0.1}, "complexity": {"hard": 0.5}},
+         "caps": {"max_cell_share": 0.08}, "upsample": {"enabled": True, "max_copies": 2}},
+        {"targets": {"lang": {"fr": 0.3}, "complexity": {"easy": 0.2, "medium": 0.3, "hard": 0.5}}, "exact": True},
+        {"caps": {"max_cell_count": 40}, "budget": 2500, "upsample": {"enabled": True, "max_copies": 3},
+         "report_shortfalls": 5},
+    ]
+    rng = random.Random(20)
+    dropped_any = copied_any = 0
+    for k, cfg in enumerate(configs):
+        rows = _random_rows(rng, rng.randint(1500, 3000))
+        for seed in (0, 7):
+            got, want = plan(rows, dims, cfg, seed), reference_plan(rows, dims, cfg, seed)
+            assert got.cells == want.cells, k
+            assert got.drop == want.drop, k
+            assert list(got.drop) == list(want.drop), k  # same order, so id-keyed maps match too
+            assert got.copies == want.copies, k
+            assert got.report == want.report, k
+            # The target shares themselves, to the last bit and in the same order.
+            tg = _targets(supply_of(rows), dims, cfg.get("targets") or {})
+            assert [list((t or {}).items()) for t in tg] == \
+                [list((t or {}).items()) for t in ref_targets(rows, dims, cfg.get("targets") or {})], k
+            dropped_any += bool(got.drop)
+            copied_any += bool(got.copies)
+    assert dropped_any >= 8 and copied_any >= 2  # the comparisons covered drops and copies
+
+
+def test_quotas_need_only_counts():
+    """Quotas and the whole report follow from per-cell supply, whatever the row order and ids."""
+    from pipeline.diversity.balance import quotas, supply_of
+
+    rows = rows_of({("en", "math"): 300, ("en", "code"): 1200, ("zh", "math"): 40}, injected={"en-math-1"})
+    cfg = {"targets": {"lang": {"en": 0.5, "zh": 0.5}}, "budget": 600, "upsample": {"enabled": True, "max_copies": 2}}
+    q = quotas(supply_of(rows), ["lang", "task"], cfg)
+    p = plan(rows, ["lang", "task"], cfg, seed=1)
+    assert q.report() == p.report
+    assert q.dropping(("en", "code")) == 1200 - q.quota[("en", "code")]
+    assert q.room(("en", "math")) == q.quota[("en", "math")] - 1  # the injected row counts first
+    assert q.copies(("zh", "math")) == 80 and len(p.copies) == 80
+    assert sum(q.dropping(c) for c in q.cells()) == len(p.drop)
