@@ -45,8 +45,10 @@ def diversity(report: dict, stages: list[str]) -> list[Block]:
     bal = s.get("balance") or {}
     tva = bal.get("target_vs_achieved") or {}
     for dim, cells in tva.items():
-        rows = [{"value": v, "target": pct(c.get("target", 0)), "achieved": pct(c.get("achieved", 0)),
-                 "rows": c.get("rows", 0)} for v, c in sorted(cells.items(), key=lambda kv: -kv[1].get("target", 0))]
+        # A dimension without a target mix has target None: shown as "none", sorted last.
+        rows = [{"value": v, "target": pct(c["target"]) if c.get("target") is not None else "none",
+                 "achieved": pct(c.get("achieved") or 0), "rows": c.get("rows", 0)}
+                for v, c in sorted(cells.items(), key=lambda kv: -(kv[1].get("target") or 0))]
         blocks.append(block(f"target mix vs achieved: {dim}", rows))
     if bal.get("shortfalls"):
         blocks.append(block("shortfalls", [{"missing": x} for x in bal["shortfalls"]],

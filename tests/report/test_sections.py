@@ -60,3 +60,21 @@ def test_stage_sections_show_their_stage_measures(full_run):
     summary = text.split(SECTION_TITLES["funnel"])[0]
     for p in report["problems"]:
         assert p["text"] in summary
+
+
+def test_balancing_without_targets_reports_none(tmp_path):
+    """balance.enabled with no target mix for a dimension: the report shows "none", it does not crash."""
+    import yaml
+
+    from pipeline.runner import run
+    from tests.conftest import SAMPLE
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"stages": ["normalize", "schema", "diversity"],
+                                      "rules": {"diversity": {"balance": {"enabled": True, "caps": {"max_share": 0.3}}}}}))
+    run([str(SAMPLE)], config=recipe, out=tmp_path / "o", progress=False)
+    report = load(tmp_path / "o", "report/report.json")
+    tva = report["stages"]["diversity"]["balance"]["target_vs_achieved"]
+    assert tva and all(c.get("target") is None for cells in tva.values() for c in cells.values())
+    md = (tmp_path / "o" / "report" / "report.md").read_text(encoding="utf-8")
+    assert "target mix vs achieved" in md and "| none |" in md
