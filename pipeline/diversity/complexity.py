@@ -20,9 +20,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.diversity.text import list_items, lowercase_safe, units
+from pipeline.diversity.text import (
+    TEXT_WORDS,
+    list_items,
+    literal_clauses,
+    literal_test,
+    lowercase_safe,
+    units,
+)
 
-_CODE_BLOCK = re.compile(r"```")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s|^\s*\*\*[^*\n]{2,60}\*\*\s*$", re.MULTILINE)
 TERMS = ("instruction", "constraints", "reasoning", "output", "turns")
 
@@ -44,11 +50,18 @@ def _log_sat(x: float, full: float) -> float:
     return min(1.0, math.log1p(x) / math.log1p(full)) if full > 0 else 0.0
 
 
-def _rx(block: Mapping[str, Any] | None) -> list[re.Pattern]:
-    # Matched against lowercased text; IGNORECASE (slow) only for patterns with uppercase literals.
+def _rx(block: Mapping[str, Any] | None) -> list[tuple]:
+    """(literal test or None, compiled pattern) per pattern (see ``text.literal_clauses``).
+
+    Matched against lowercased text; IGNORECASE (slow) only for patterns with uppercase
+    literals. A text that fails the literal test has no match, so the pattern is skipped.
+    """
     block = block or {}
-    return [re.compile(p, 0 if lowercase_safe(p) else re.IGNORECASE)
-            for p in (block.get("en") or []) + (block.get("zh") or [])]
+    out = []
+    for p in (block.get("en") or []) + (block.get("zh") or []):
+        flags = 0 if lowercase_safe(p) else re.IGNORECASE
+        out.append((literal_test(literal_clauses(p, flags)), re.compile(p, flags)))
+    return out
 
 
 def complexity_problems(cfg: Mapping[str, Any]) -> list[str]:
@@ -89,7 +102,8 @@ class ComplexityScorer:
         return "hard" if score >= self.hard else "medium" if score >= self.medium else "easy"
 
     def score(self, instruction: str, input_: str, output: str, history_len: int,
-              requirements: int = 0) -> Complexity:
+              requirements: int = 0, *, out_units: int | None = None,
+              out_items: int | None = None) -> Complexity:
         """Score one record.
 
         Args:
@@ -99,14 +113,25 @@ class ComplexityScorer:
             output: The answer; its length and structure count.
             history_len: Earlier turns.
             requirements: Format requirements found by the format stage.
+            out_units: ``units(output)`` when the caller has it already (else computed here).
+            out_items: ``list_items(output)`` likewise.
         """
         f = self.full
         n_instr = units(instruction) + units(input_) / 2
         low = instruction.lower()
-        n_cons = sum(len(rx.findall(low)) for rx in self._constraints) + requirements
-        n_reason = sum(1 for rx in self._reasoning if rx.search(low))
-        n_out = units(output)
-        n_struct = list_items(output) + len(_CODE_BLOCK.findall(output)) // 2 + len(_HEADING.findall(output))
+        words = set(TEXT_WORDS.findall(low))
+        n_cons = requirements
+        for test, rx in self._constraints:
+            if test is None or test(low, words):
+                n_cons += len(rx.findall(low))
+        n_reason = 0
+        for test, rx in self._reasoning:
+            if (test is None or test(low, words)) and rx.search(low):
+                n_reason += 1
+        n_out = units(output) if out_units is None else out_units
+        n_struct = (list_items(output) if out_items is None else out_items) + output.count("```") // 2
+        if "#" in output or "**" in output:  # each heading form needs one of them
+            n_struct += len(_HEADING.findall(output))
         terms = {
             "instruction": _log_sat(n_instr, float(f.get("instruction_units", 80))),
             "constraints": _sat(n_cons, float(f.get("constraints", 4))),

@@ -34,23 +34,29 @@ class DomainTagger:
         # One alternation, longest terms first, so "机器学习" wins over "学习".
         terms = sorted(zh, key=len, reverse=True)
         self._zh_rx = re.compile("|".join(map(re.escape, terms))) if terms else None
+        # Pure-ASCII text cannot hold a term without ASCII characters: skip the scan there.
+        self._zh_ascii = any(t.isascii() for t in zh)
+        # First words of two-word phrases: only after one of them is a phrase looked up.
+        self._heads = frozenset(t.split(" ", 1)[0] for t in self._en if " " in t)
+        self._rank = {d: i for i, d in enumerate(self.order)}
 
     def hits(self, text: str) -> dict[str, int]:
         """Hit counts per domain in ``text``."""
         counts: dict[str, int] = {}
         low = text.lower()
         words = _WORDS.findall(low)
-        en = self._en
+        en, heads = self._en, self._heads
         i, n = 0, len(words)
         while i < n:
+            w = words[i]
             # A two-word phrase ("machine learning") outranks its single words.
-            name = en.get(f"{words[i]} {words[i + 1]}") if i + 1 < n else None
+            name = en.get(f"{w} {words[i + 1]}") if i + 1 < n and w in heads else None
             step = 2 if name else 1
-            name = name or en.get(words[i])
+            name = name or en.get(w)
             if name:
                 counts[name] = counts.get(name, 0) + 1
             i += step
-        if self._zh_rx is not None:
+        if self._zh_rx is not None and (self._zh_ascii or not text.isascii()):
             for m in self._zh_rx.findall(text):
                 name = self._zh[m]
                 counts[name] = counts.get(name, 0) + 1
@@ -61,7 +67,7 @@ class DomainTagger:
         counts = self.hits(text)
         if not counts:
             return self.other, 0
-        rank = {d: i for i, d in enumerate(self.order)}
+        rank = self._rank
         best = min(counts, key=lambda d: (-counts[d], rank.get(d, len(rank))))
         if counts[best] < self.min_hits:
             return self.other, counts[best]

@@ -14,7 +14,7 @@ from pipeline.config import RULES_DIR, read_yaml
 from pipeline.diversity.complexity import ComplexityScorer
 from pipeline.diversity.domain import DomainTagger
 from pipeline.diversity.task import TaskClassifier
-from pipeline.diversity.text import guess_lang
+from pipeline.diversity.text import guess_lang, list_items, units
 from pipeline.diversity.verbobj import VerbObject
 
 
@@ -79,14 +79,18 @@ class Tagger:
         history = rec.get("history") or []
         meta = rec.get("meta") or {}
         labelled = self._source_label(meta)
+        # The output's length and list shape feed both the task cues and the complexity score.
+        out_units, out_items = units(out), list_items(out)
         t = self.tasks.classify(instr, inp, out, history_len=len(history),
-                                response_type=rec.get("response_type") or "", system=rec.get("system") or "")
+                                response_type=rec.get("response_type") or "", system=rec.get("system") or "",
+                                out_units=out_units, out_items=out_items)
         task, rule, conf, sub = t.task, t.rule, t.confidence, t.subtype
         if labelled:
             task, rule, conf = labelled[0], labelled[1], 1.0
             sub = t.subtype if task == t.task else ""
         domain, _ = self.domains.tag("\n".join((instr, inp, out[: self.output_chars])))
-        cx = self.complexity.score(instr, inp, out, len(history), requirement_count(meta))
+        cx = self.complexity.score(instr, inp, out, len(history), requirement_count(meta),
+                                   out_units=out_units, out_items=out_items)
         verb, obj = self.verbobj(instr)
         lang = rec.get("lang") or guess_lang(f"{instr}\n{out[:200]}")
         return Tags(task, rule, conf, sub, domain, cx.score, cx.bucket, verb, obj, lang)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.diversity.grounding import Grounding, measure
-from pipeline.diversity.text import comma_items, list_items, lowercase_safe, units
+from pipeline.diversity.text import TEXT_WORDS, Searcher, comma_items, list_items, lowercase_safe, units
 
 FIELDS = ("instruction", "input", "output", "prompt")
 GROUNDING = tuple(Grounding.__dataclass_fields__)
@@ -55,22 +55,24 @@ class _Rule:
     field: str
     input: str  # any | present | absent
     subtype: str
-    regex: re.Pattern
+    regex: Searcher
 
 
-def _compile(patterns: list[str]) -> re.Pattern | None:
-    """One alternation of ``patterns``, matched against lowercased text.
+def _compile(patterns: list[str]) -> Searcher | None:
+    """A search for any of ``patterns`` (as their alternation would), matched against lowercased text.
 
     Case-insensitive matching is about twice as slow in Python's ``re`` as plain
     matching, so the classifier lowercases each field once and compiles patterns
     without IGNORECASE. A pattern with an uppercase literal (which lowercased text
-    could never match) keeps IGNORECASE, so the result is the same either way.
+    could never match) keeps IGNORECASE for the whole rule, so the result is the
+    same either way. Each pattern is searched on its own, and only when the
+    literals it needs occur in the text (see ``text.Searcher``).
     """
     pats = [p for p in patterns if p]
     if not pats:
         return None
     src = "|".join(f"(?:{p})" for p in pats)
-    return re.compile(src, 0 if lowercase_safe(src) else re.IGNORECASE)
+    return Searcher(pats, 0 if lowercase_safe(src) else re.IGNORECASE)
 
 
 def taxonomy_problems(tax: Mapping[str, Any]) -> list[str]:
@@ -123,6 +125,31 @@ class TaskClassifier:
                 id=r["id"], task=r["task"], weight=float(r.get("weight", 1.0)),
                 field=r.get("field", "instruction"), input=r.get("input", "any"),
                 subtype=r.get("subtype", ""), regex=rx))
+        # The rules that apply with / without an input, in taxonomy order, flattened for
+        # the hot loop: (rule, field, parts for ASCII text, parts for other text).
+        # Each pattern part gated by a word clause gets an id; ``_gates`` maps a word to the
+        # ids it opens, so one pass over a text's words finds every gate it passes.
+        gates: dict[str, set[int]] = {}
+        split: dict[str, tuple[list, list]] = {}
+        for r in self.rules:
+            ascii_parts, all_parts = [], []
+            for gate, rest, rx, wide in r.regex.split:
+                pid = -1
+                if gate is not None:
+                    pid = len(split) * 1000 + len(all_parts)
+                    for w in gate:
+                        gates.setdefault(w, set()).add(pid)
+                part = (pid, rest, rx)
+                all_parts.append(part)
+                if not wide:
+                    ascii_parts.append(part)
+            split[r.id + f"#{len(split)}"] = (ascii_parts, all_parts)
+        self._gates = {w: frozenset(ids) for w, ids in gates.items()}
+        parts = list(split.values())
+        self._plan = {
+            has: [(r, r.field, *parts[i]) for i, r in enumerate(self.rules)
+                  if not ((r.input == "present" and not has) or (r.input == "absent" and has))]
+            for has in (False, True)}
         q = tax.get("question") or {}
         self.question = _compile((q.get("en") or []) + (q.get("zh") or []))
         self.structure: dict[str, dict] = {k: dict(v) for k, v in (tax.get("structure") or {}).items()}
@@ -144,7 +171,8 @@ class TaskClassifier:
         return self.structure.get(name)
 
     def classify(self, instruction: str, input_: str = "", output: str = "", *,
-                 history_len: int = 0, response_type: str = "", system: str = "") -> TaskTag:
+                 history_len: int = 0, response_type: str = "", system: str = "",
+                 out_units: int | None = None, out_items: int | None = None) -> TaskTag:
         """Tag one record.
 
         Args:
@@ -155,6 +183,8 @@ class TaskClassifier:
             response_type: The refusal stage's tag, when it ran.
             system: System prompt; searched together with instruction and input by
                 rules whose field is ``prompt``.
+            out_units: ``units(output)`` when the caller has it already (else computed here).
+            out_items: ``list_items(output)`` likewise.
 
         Returns:
             The winning task with the rule that decided it.
@@ -174,19 +204,48 @@ class TaskClassifier:
             if weight > best.get(task, (0.0, "", ""))[0]:
                 best[task] = (weight, rule, subtype)
 
-        for r in self.rules:
-            if (r.input == "present" and not has_input) or (r.input == "absent" and has_input):
+        # Per field: the text's words, computed when a literal test first needs them
+        # (see text.Searcher, whose search this loop inlines).
+        words: dict[str, set] = {}
+        opened: dict[str, set] = {}  # per field: ids of the gates its words open
+        gates = self._gates
+        ascii = {f: t.isascii() for f, t in texts.items()}
+        for r, field, ascii_parts, all_parts in self._plan[has_input]:
+            text = texts[field]
+            if not text:
                 continue
-            text = texts[r.field]
-            if text and r.regex.search(text):
-                add(r.task, r.weight, r.id, r.subtype)
-        self._structural(add, texts["instruction"], input_, output, has_input, history_len, response_type)
+            for pid, rest, rx in (ascii_parts if ascii[field] else all_parts):
+                if pid >= 0 or rest is not None:
+                    w = words.get(field)
+                    if w is None:
+                        w = words[field] = set(TEXT_WORDS.findall(text))
+                    if pid >= 0:
+                        o = opened.get(field)
+                        if o is None:
+                            o = opened[field] = set()
+                            for word in w:
+                                ids = gates.get(word)
+                                if ids:
+                                    o.update(ids)
+                        if pid not in o:
+                            continue
+                    if rest is not None and not rest(text, w):
+                        continue
+                if rx.search(text):
+                    add(r.task, r.weight, r.id, r.subtype)
+                    break
+        if out_units is None:
+            out_units = units(output)
+        if out_items is None:
+            out_items = list_items(output)
+        self._structural(add, texts["instruction"], input_, output, has_input, history_len, response_type,
+                         out_units, out_items, ascii["instruction"])
 
         if not score:
             fb = self.fallback
             task = fb.get("with_input" if has_input else "without_input", "generation")
             if not has_input and fb.get("without_input_short_output") and \
-                    0 < units(output) <= int(fb.get("short_output_units", 30)):
+                    0 < out_units <= int(fb.get("short_output_units", 30)):
                 task = fb["without_input_short_output"]
             return TaskTag(task, "fallback", float(self.fallback.get("confidence", 0.2)))
         # Highest score; ties go to the task listed first in the taxonomy.
@@ -199,7 +258,8 @@ class TaskClassifier:
         return TaskTag(task, rule, round(conf, 3), subtype)
 
     def _structural(self, add, instruction: str, input_: str, output: str, has_input: bool,
-                    history_len: int, response_type: str) -> None:
+                    history_len: int, response_type: str, out_units: int, items: int,
+                    ascii: bool | None = None) -> None:
         """Add the weights of cues that come from the record's shape, not its wording."""
         cue = self._cue("multi_turn")
         if cue and history_len > 0:
@@ -207,13 +267,11 @@ class TaskClassifier:
         cue = self._cue("refusal_response")
         if cue and response_type and response_type in (cue.get("response_types") or []):
             add(cue["task"], float(cue["weight"]), f"structure:response_type={response_type}")
-        if self.question is not None and self.question.search(instruction.strip()):
+        if self.question is not None and self.question.search(instruction.strip(), [ascii, None]):
             cue = self._cue("question_with_input" if has_input else "question_without_input")
             if cue:
                 add(cue["task"], float(cue["weight"]),
                     "structure:question_with_input" if has_input else "structure:question_without_input")
-        out_units = units(output)
-        items = list_items(output)
         if items < 3 and 0 < out_units <= 50:
             # A short comma-separated enumeration counts as a list too.
             items = max(items, comma_items(output))

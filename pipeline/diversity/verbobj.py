@@ -23,6 +23,7 @@ from pipeline.diversity.text import cjk_count, first_sentence
 
 _EN_WORD = re.compile(r"[a-z][a-z'-]*")
 _jieba_ready = False
+_ZH_CACHE_SIZE = 20_000
 
 
 def init_jieba() -> None:
@@ -46,19 +47,33 @@ class VerbObject:
         self.fillers = [tuple(f.split()) for f in cfg.get("en_fillers") or []]
         # Longest fillers first, so "could you please" is stripped before "could you".
         self.fillers.sort(key=len, reverse=True)
+        # The same fillers by first word (order kept): only those can strip the current word.
+        self._fillers_by_head: dict[str, list[tuple[str, ...]]] = {}
+        for f in self.fillers:
+            if f:
+                self._fillers_by_head.setdefault(f[0], []).append(f)
+        self._empty_filler = any(not f for f in self.fillers)
         self.non_verbs = set(cfg.get("en_non_verbs") or [])
         self.skip = set(cfg.get("en_skip") or [])
         self.zh_skip = set(cfg.get("zh_skip") or [])
         # Longest first, so "改写" is not read as "改".
         self.zh_verbs = sorted(cfg.get("zh_verbs") or [], key=len, reverse=True)
         self.max_chars = int(cfg.get("max_chars", 60))
+        # jieba's tagger is the costly part; templated Chinese instructions repeat their
+        # first sentence, so results are kept per sentence (bounded; a pure function of it).
+        self._zh_cache: dict[str, tuple[str, str]] = {}
 
     def __call__(self, instruction: str) -> tuple[str, str]:
         head = first_sentence(instruction, self.max_chars)
         if not head:
             return "", ""
         if cjk_count(head) >= 2:
-            return self._zh(head)
+            pair = self._zh_cache.get(head)
+            if pair is None:
+                if len(self._zh_cache) >= _ZH_CACHE_SIZE:
+                    self._zh_cache.clear()
+                pair = self._zh_cache[head] = self._zh(head)
+            return pair
         return self._en(head)
 
     def _en(self, head: str) -> tuple[str, str]:
@@ -66,7 +81,8 @@ class VerbObject:
         changed = True
         while changed and words:
             changed = False
-            for f in self.fillers:
+            # Only fillers starting with the current word can match (an empty one always would).
+            for f in self.fillers if self._empty_filler else self._fillers_by_head.get(words[0], ()):
                 if tuple(words[: len(f)]) == f:
                     words, changed = words[len(f):], True
                     break
