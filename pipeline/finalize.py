@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 
 from pipeline.config import RunConfig
-from pipeline.io.writers import RejectWriter, ShardWriter
+from pipeline.io.writers import RejectWriter, ShardWriter, ingest_reject_line
 
 SPLITS = ("train", "validation")
 
@@ -48,8 +48,7 @@ def finalize(ds, out: Path, cfg: RunConfig, ing: dict, funnel: list[dict], summa
     for f in ing["reject_files"]:
         with open(f, "rb") as fh:
             for line in fh:
-                r = orjson.loads(line)
-                rejects.write(r["record"], r["stage"], r["reason"], r["detail"], r["source"])
+                rejects.write_line(ingest_reject_line(line))
     injected = 0
     for b in ds.iter(batch_size=5_000):
         keys = list(b)

@@ -272,17 +272,22 @@ def group_done(emit: Callable[[dict], None], steps: list[dict], group: list[str]
 
 
 def write_outputs(plan: Plan, ds, ing: dict, funnel: list[dict], summaries: dict, timings: dict,
-                  t_start: float, versions: dict | None = None) -> RunSummary:
+                  t_start: float, versions: dict | None = None, finalizer=None) -> RunSummary:
     """Finalize shards/rejects from the last dataset, then the report and the manifest (with timings).
 
     ``ds`` is anything with the two HF ``datasets`` calls finalize uses
     (``select_columns(cols).iter(batch_size)`` and ``iter(batch_size)``), rows in output order.
+    ``finalizer(ds, plan, ing, funnel, summaries, versions, read)`` replaces that driver-side
+    writer (the ray engine writes on the cluster); it returns ``(RunSummary, manifest)`` too.
     """
     read = sum(i["records"] for i in ing["inputs"])
     t0 = time.perf_counter()
-    from pipeline.finalize import finalize
+    if finalizer is None:
+        from pipeline.finalize import finalize
 
-    summary, manifest = finalize(ds, plan.out, plan.cfg, ing, funnel, summaries, versions or _versions(), read)
+        summary, manifest = finalize(ds, plan.out, plan.cfg, ing, funnel, summaries, versions or _versions(), read)
+    else:
+        summary, manifest = finalizer(ds, plan, ing, funnel, summaries, versions or _versions(), read)
     timings["write"] = time.perf_counter() - t0
     from pipeline.report import write_report
 

@@ -9,7 +9,12 @@ the funnel, finalize and the report are the local engine's own functions
   callable-class actors (``setup()`` once per actor, fitted processors shipped in the
   constructor arguments), CPUs and pool size set per stage under ``engine.ray``;
 - funnel counts, aggregated per block;
-- a distributed sort on the original row number before the outputs are written.
+- a distributed sort on the original row number before the outputs are written;
+- writing (from ``engine.ray.write_min_rows`` rows, default 100,000): every curated shard
+  and rejects file is encoded by a cluster task and written through a Ray Data sink
+  (:mod:`pipeline.engines.ray_sink`), byte-identical to the local engine's files; smaller
+  runs are written by the driver (:class:`ray_data.RowsView`), where the sink's fixed
+  cost would dominate.
 
 Global stages:
 
@@ -25,7 +30,7 @@ Global stages:
   the cells over their quota are selected on the cluster (``groupby(cell).map_groups``),
   so only the ids to drop come back. ``Diversity.fit`` is never called; ``process`` reads
   the tags carried in the rows instead of tagging again.
-- other stages with ``fit_features`` (refusal, format) get that per-row work done
+- other stages with ``fit_features`` (quality, refusal, format) get that per-row work done
   by an actor pool (:func:`ray_data.with_fit_features`) when at least
   ``FIT_FEATURES_MIN_ROWS`` rows are live; ``fit`` itself runs on the driver over the
   live rows streamed in input order, with the features attached.
@@ -42,6 +47,8 @@ Recipe settings (all optional)::
         num_cpus: 1          # CPUs per actor
         concurrency: 4       # actors per stage group (default: cluster CPUs // num_cpus)
         shuffle: sort        # dedup's groupbys: sort (tasks only) or hash (aggregator actors)
+        write_min_rows: 100000  # from this many rows, shards and rejects are written by cluster
+                                # tasks through a Ray Data sink (pipeline/engines/ray_sink.py)
         stages:              # per-stage overrides; a fused group takes the largest values
           language: {num_cpus: 2}
 
@@ -67,6 +74,9 @@ from pipeline.runner import (
 )
 
 KEYS = ("num_cpus", "concurrency")
+#: Below this many rows the driver writes the outputs: the cluster writer's fixed cost
+#: (two passes, a shuffle, a sink) is seconds, the driver writes such sizes faster.
+WRITE_MIN_ROWS = 100_000
 SHUFFLES = ("sort", "hash")
 # Fewer live rows: a global stage computes its fit_features on the driver (an actor pool
 # costs seconds to start); the results are the same either way.
@@ -105,6 +115,9 @@ def config_problems(engine_cfg: dict) -> list[str]:
     if not isinstance(ray_cfg, dict):
         return [f"engine.ray: expected a mapping, got {type(ray_cfg).__name__}"]
     probs = []
+    wmr = ray_cfg.get("write_min_rows")
+    if wmr is not None and (isinstance(wmr, bool) or not isinstance(wmr, int) or wmr < 0):
+        probs.append(f"engine.ray.write_min_rows: expected a non-negative integer, got {wmr!r}")
     if ray_cfg.get("shuffle") is not None and ray_cfg.get("shuffle") not in SHUFFLES:
         probs.append(f"engine.ray.shuffle: expected one of {', '.join(SHUFFLES)}, got {ray_cfg.get('shuffle')!r}")
     blocks = [("engine.ray", ray_cfg)] + [(f"engine.ray.stages.{s}", v)
@@ -211,6 +224,13 @@ def run(inputs: Sequence[str] | None = None, *, ray_address: str | None = None, 
         t0 = time.perf_counter()
         ds = ds.sort(ray_data.ROW).materialize()
         timings["sort"] = time.perf_counter() - t0
+        ray_cfg = plan.cfg.engine.get("ray") or {}
+        if n_rows >= int(ray_cfg.get("write_min_rows", WRITE_MIN_ROWS)):
+            # Shards and rejects are written by cluster tasks through a Ray Data sink.
+            from pipeline.engines import ray_sink
+
+            return write_outputs(plan, ds, ing, funnel, summaries, timings, t_start,
+                                 finalizer=ray_sink.finalize_ray)
         return write_outputs(plan, ray_data.RowsView(ds), ing, funnel, summaries, timings, t_start)
     finally:
         if started:

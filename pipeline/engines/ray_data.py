@@ -253,7 +253,8 @@ class RowsView:
     """What :func:`pipeline.finalize.finalize` needs from a dataset, over a sorted Ray dataset.
 
     Batches stream from the cluster to the driver, which writes shards and rejects with
-    the local engine's writers, so the files are byte-identical to a local run.
+    the local engine's writers, so the files are byte-identical to a local run. Used for
+    runs below ``engine.ray.write_min_rows`` rows; larger ones write on the cluster.
     """
 
     def __init__(self, ds, columns: list[str] | None = None):
