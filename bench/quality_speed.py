@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import glob
 import importlib
 import json
 import sys
@@ -36,7 +35,7 @@ from pipeline.config import stage_rules  # noqa: E402
 from pipeline.processors.normalize import Normalize  # noqa: E402
 from pipeline.processors.quality import Quality  # noqa: E402
 from pipeline.record import from_rows, new_record  # noqa: E402
-from shared_texts import DATA  # noqa: E402
+from shared_texts import DATA, load_triples  # noqa: E402
 
 PATTERNS = ("alpaca_raw_en/*.json", "belle/dev1K.json", "llama_factory/alpaca_zh_demo.json",
             "zh_supplementary/code_questions.json")
@@ -44,20 +43,7 @@ BATCH = 1000
 
 
 def load_records() -> list[dict]:
-    out = []
-    for pat in PATTERNS:
-        for f in sorted(glob.glob(str(DATA / pat))):
-            text = Path(f).read_text(encoding="utf-8")
-            try:
-                items = json.loads(text)
-            except json.JSONDecodeError:
-                items = [json.loads(ln) for ln in text.splitlines() if ln.strip()]
-            for d in items if isinstance(items, list) else []:
-                if not isinstance(d, dict):
-                    continue
-                vals = {k: d.get(k) if isinstance(d.get(k), str) else "" for k in ("instruction", "input", "output")}
-                out.append(new_record(**vals))
-    return out
+    return [new_record(instruction=i, input=x, output=o) for i, x, o in load_triples(PATTERNS)]
 
 
 def batches(records: list[dict]) -> list[dict]:

@@ -35,8 +35,6 @@ def _scan(ds) -> tuple[dict[str, int], list[str]]:
 def finalize(ds, out: Path, cfg: RunConfig, ing: dict, funnel: list[dict], summaries: dict,
              versions: dict, read: int):
     """Write shards and rejects, and return ``(RunSummary, manifest dict without timings)``."""
-    from pipeline.runner import RunSummary
-
     staging = out / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     # A folder without manifest.json is an unfinished run; drop the old one first.
@@ -66,12 +64,28 @@ def finalize(ds, out: Path, cfg: RunConfig, ing: dict, funnel: list[dict], summa
         if s in writers:
             shards += writers[s].close()
     reject_files = rejects.close()
+    publish(staging, out)
+    return conclude(out, cfg, ing, funnel, summaries, versions, read, rejected=rejects.count, injected=injected,
+                    splits={s: totals[s] for s in SPLITS}, shards=shards,
+                    rejects=[os.path.join(p.parent.name, p.name) for p in reject_files])
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Rename the staged ``curated/`` and ``rejected/`` folders into place."""
     for name in ("curated", "rejected"):
         target = out / name
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging / name, target)
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def conclude(out: Path, cfg: RunConfig, ing: dict, funnel: list[dict], summaries: dict, versions: dict,
+             read: int, *, rejected: int, injected: int, splits: dict[str, int], shards: list[dict],
+             rejects: list[str]):
+    """Counts, the manifest (without timings) and ``report/stages.json``; returns ``(RunSummary, manifest)``."""
+    from pipeline.io.atomic import write_json
+    from pipeline.runner import RunSummary
 
     by_stage: dict[str, dict[str, int]] = {}
     flags: dict[str, dict[str, int]] = {}
@@ -80,18 +94,13 @@ def finalize(ds, out: Path, cfg: RunConfig, ing: dict, funnel: list[dict], summa
             by_stage[step["stage"]] = dict(step["dropped"])
         if step["flagged"]:
             flags[step["stage"]] = dict(step["flagged"])
-    curated = funnel[-1]["out"]
-    counts = {"read": read, "curated": curated, "rejected": rejects.count, "injected": injected,
-              "by_stage": by_stage, "flagged": flags,
-              "splits": {s: totals[s] for s in SPLITS}}
+    counts = {"read": read, "curated": funnel[-1]["out"], "rejected": rejected, "injected": injected,
+              "by_stage": by_stage, "flagged": flags, "splits": splits}
     manifest = {
         "inputs": ing["inputs"], "config": cfg.resolved(), "config_hash": cfg.hash(), "seed": cfg.seed,
         "versions": versions, "counts": counts, "funnel": funnel, "shards": shards,
-        "rejects": [os.path.join(p.parent.name, p.name) for p in reject_files],
-        "errors": ing["errors"], "stages": list(summaries),
+        "rejects": rejects, "errors": ing["errors"], "stages": list(summaries),
     }
-    from pipeline.io.atomic import write_json
-
     write_json(out / "report" / "stages.json", summaries)
     summary = RunSummary(out=out, counts=counts, errors=ing["errors"], funnel=funnel, shards=shards)
     return summary, manifest

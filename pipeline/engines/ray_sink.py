@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
-import os
 import shutil
 from pathlib import Path
 
@@ -44,8 +43,9 @@ from ray.data import Datasink
 from ray.data.block import BlockAccessor
 
 from pipeline.engines.ray_data import ROW
+from pipeline.finalize import SPLITS, conclude, publish
 from pipeline.io import writers
-from pipeline.io.atomic import commit, tmp_path, write_json
+from pipeline.io.atomic import commit, tmp_path
 from pipeline.io.columns import WORK_SCHEMA, shard_row, shard_schema
 from pipeline.io.writers import (
     ingest_reject_line,
@@ -57,7 +57,6 @@ from pipeline.io.writers import (
     write_parquet_shard,
 )
 
-SPLITS = ("train", "validation")
 REJECTED = 2  # category of rejected rows; 0 and 1 are the SPLITS
 BLK, CAT, LOCAL, OUT = "_blk", "_cat", "_local", "_out"
 KIND = 1 << 40  # _out = category * KIND + file number within the category
@@ -270,8 +269,6 @@ def finalize_ray(ds, plan, ing: dict, funnel: list[dict], summaries: dict, versi
         plan: The run's :class:`pipeline.runner.Plan` (``out`` and ``cfg`` are used).
         ing, funnel, summaries, versions, read: As for :func:`pipeline.finalize.finalize`.
     """
-    from pipeline.runner import RunSummary
-
     out, cfg = Path(plan.out), plan.cfg
     staging = out / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
@@ -340,27 +337,7 @@ def finalize_ray(ds, plan, ing: dict, funnel: list[dict], summaries: dict, versi
     if missing or len(by_name) != len(shards) + len(reject_names):
         raise RuntimeError(f"ray sink: files missing or unexpected: {missing or sorted(by_name)}")
 
-    for name in ("curated", "rejected"):
-        target = out / name
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging / name, target)
-    shutil.rmtree(staging, ignore_errors=True)
-
-    by_stage: dict[str, dict[str, int]] = {}
-    flags: dict[str, dict[str, int]] = {}
-    for step in funnel:
-        if step["dropped"]:
-            by_stage[step["stage"]] = dict(step["dropped"])
-        if step["flagged"]:
-            flags[step["stage"]] = dict(step["flagged"])
-    counts = {"read": read, "curated": funnel[-1]["out"], "rejected": n_ing + n_rej, "injected": info["injected"],
-              "by_stage": by_stage, "flagged": flags, "splits": {s: totals[c] for c, s in enumerate(SPLITS)}}
-    manifest = {
-        "inputs": ing["inputs"], "config": cfg.resolved(), "config_hash": cfg.hash(), "seed": cfg.seed,
-        "versions": versions, "counts": counts, "funnel": funnel, "shards": shards,
-        "rejects": reject_names, "errors": ing["errors"], "stages": list(summaries),
-    }
-    write_json(out / "report" / "stages.json", summaries)
-    summary = RunSummary(out=out, counts=counts, errors=ing["errors"], funnel=funnel, shards=shards)
-    return summary, manifest
+    publish(staging, out)
+    return conclude(out, cfg, ing, funnel, summaries, versions, read, rejected=n_ing + n_rej,
+                    injected=info["injected"], splits={s: totals[c] for c, s in enumerate(SPLITS)},
+                    shards=shards, rejects=reject_names)
