@@ -112,24 +112,27 @@ def with_fit_features(batches: Iterator[dict], proc, num_proc: int, window: int 
     _FEATURE_PROC = proc
     pending: list[dict] = []
     piece = FIT_PIECE
-    with multiprocessing.get_context("fork").Pool(num_proc) as pool:
-        def flush():
-            pieces = [(b, {k: v[a:a + piece] for k, v in b.items()})
-                      for b in pending for a in range(0, len(b["id"]), piece)]
-            feats = pool.map(_features, [p for _, p in pieces], chunksize=1)
-            for b in pending:
-                b["_fit"] = []
-            for (b, _), f in zip(pieces, feats):
-                b["_fit"] += f
-            yield from pending
-            pending.clear()
 
-        for batch in batches:
-            pending.append(batch)
-            if len(pending) >= num_proc * window:
-                yield from flush()
-        yield from flush()
-    _FEATURE_PROC = None
+    def flush(pool):
+        pieces = [(b, {k: v[a:a + piece] for k, v in b.items()})
+                  for b in pending for a in range(0, len(b["id"]), piece)]
+        feats = pool.map(_features, [p for _, p in pieces], chunksize=1)
+        for b in pending:
+            b["_fit"] = []
+        for (b, _), f in zip(pieces, feats):
+            b["_fit"] += f
+        yield from pending
+        pending.clear()
+
+    try:
+        with multiprocessing.get_context("fork").Pool(num_proc) as pool:
+            for batch in batches:
+                pending.append(batch)
+                if len(pending) >= num_proc * window:
+                    yield from flush(pool)
+            yield from flush(pool)
+    finally:  # also when fit() stops reading early
+        _FEATURE_PROC = None
 
 
 def append(ds: datasets.Dataset, records: list[dict], path: Path) -> datasets.Dataset:
