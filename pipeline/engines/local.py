@@ -1,14 +1,16 @@
 """The local engine: HF ``datasets`` (Arrow, memory-mapped) with batched ``map`` and ``num_proc``.
 
 Every stage maps over the whole table; rows rejected earlier pass through untouched,
-so each stage's output is a complete checkpoint (one Arrow file per worker) that
+so each stage's output is a complete checkpoint (one Arrow file per shard) that
 ``--resume`` can reload.
 """
 from __future__ import annotations
 
+import itertools
 import logging
+import multiprocessing
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import datasets
 import numpy as np
@@ -107,7 +109,6 @@ def with_fit_features(batches: Iterator[dict], proc, num_proc: int, window: int 
     ``fit`` uses ``batch["_fit"]`` when present and computes the features itself otherwise.
     """
     global _FEATURE_PROC
-    import multiprocessing
 
     _FEATURE_PROC = proc
     pending: list[dict] = []
@@ -145,11 +146,17 @@ def append(ds: datasets.Dataset, records: list[dict], path: Path) -> datasets.Da
     return datasets.concatenate_datasets([ds, datasets.Dataset.from_file(str(path))])
 
 
-def apply_table(table: pa.Table, chain: list) -> pa.Table:
+_CHAINS: dict[str, list] = {}  # map chains by fingerprint, inherited by fork()ed map workers
+
+
+def apply_table(table: pa.Table, chain: list | None = None, key: str = "") -> pa.Table:
     """Fused stages over an Arrow batch: only live rows are converted to Python and back.
 
     Rows rejected by an earlier pass are carried through as Arrow data, untouched and in place.
+    ``chain`` is ``None`` in fork()ed workers, which find it under ``key`` in ``_CHAINS``.
     """
+    if chain is None:
+        chain = _CHAINS[key]
     live = pc.equal(table.column("_stage"), "")
     n_live = pc.sum(live).as_py() or 0
     if n_live == 0:
@@ -165,17 +172,84 @@ def apply_table(table: pa.Table, chain: list) -> pa.Table:
 
 def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
                fingerprint: str, progress: bool) -> datasets.Dataset:
-    """Run fused stages over every row in one pass; returns the new checkpointed dataset."""
-    if not progress:
-        datasets.disable_progress_bars()
-    else:
-        datasets.enable_progress_bars()
+    """Run fused stages over every row in one pass; returns the new checkpointed dataset.
+
+    With ``num_proc > 1`` the rows are cut into contiguous shards of about equal work
+    (live rows weighted by text length: rows an earlier stage rejected cost nothing, and
+    they cluster, e.g. the near-duplicate tail of a corpus), and ``num_proc`` fork()ed
+    workers each run a ``datasets`` batched map over one shard at a time into its own
+    Arrow file. The workers inherit ``chain`` as it is in this process (fitted state,
+    set-up lexicons and caches) instead of receiving a pickled copy, which would drop
+    every "_" attribute (see ``Stage.__getstate__``) and redo ``setup()`` per worker.
+    Row order, and so every output, is the same for any ``num_proc``.
+    """
+    datasets.disable_progress_bars()
+    desc = "+".join(s for s, _ in chain)
+    _CHAINS[fingerprint] = chain
+    try:
+        if num_proc <= 1 or len(ds) < 2 * BATCH or "fork" not in multiprocessing.get_all_start_methods():
+            if progress:
+                datasets.enable_progress_bars()
+            return _map_range(ds, fingerprint, str(out_file), desc)
+        bounds = shard_bounds(ds, num_proc * SHARDS_PER_PROC)
+        stem = out_file.with_suffix("")
+        jobs = [(fingerprint, a, b, f"{stem}_{i:05d}_of_{len(bounds):05d}.arrow")
+                for i, (a, b) in enumerate(bounds)]
+        _SOURCES[fingerprint] = ds
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(desc=desc, total=len(ds), unit=" rec", mininterval=0.5)
+        files = []
+        with multiprocessing.get_context("fork").Pool(min(num_proc, len(jobs))) as pool:
+            for path, rows in pool.imap(_map_job, jobs):
+                files.append(path)
+                if bar is not None:
+                    bar.update(rows)
+        if bar is not None:
+            bar.close()
+        return load(files)
+    finally:
+        _CHAINS.pop(fingerprint, None)
+        _SOURCES.pop(fingerprint, None)
+
+
+SHARDS_PER_PROC = 3  # contiguous shards per worker: the pool hands them out as workers free up
+_SOURCES: dict[str, datasets.Dataset] = {}  # the dataset a parallel map reads, for its workers
+
+
+def shard_bounds(ds: datasets.Dataset, pieces: int) -> list[tuple[int, int]]:
+    """Contiguous ``[a, b)`` row ranges of about equal work, in order, none empty.
+
+    A live row weighs its instruction + input + output length plus a constant for the
+    per-row overhead; a rejected row weighs a little (it is only carried through).
+    """
+    n = len(ds)
+    t = ds.data.table
+    live = pc.equal(t.column("_stage"), "").to_numpy(zero_copy_only=False)
+    size = sum(pc.binary_length(t.column(c)).to_numpy(zero_copy_only=False).astype(np.int64)
+               for c in ("instruction", "input", "output"))
+    cum = np.cumsum(np.where(live, size + 400, 4), dtype=np.float64)
+    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, pieces) / pieces, side="right")
+    edges = sorted({0, n, *(int(c) for c in cuts)})
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def _map_range(ds: datasets.Dataset, key: str, path: str, desc: str | None = None,
+               shard: int = 0) -> datasets.Dataset:
     return ds.with_format("arrow").map(
-        apply_table, batched=True, batch_size=BATCH, fn_kwargs={"chain": chain},
-        num_proc=num_proc if num_proc > 1 and len(ds) >= 2 * BATCH else None,
-        cache_file_name=str(out_file), load_from_cache_file=False, new_fingerprint=fingerprint,
-        features=FEATURES, desc="+".join(s for s, _ in chain),
+        apply_table, batched=True, batch_size=BATCH, fn_kwargs={"key": key},
+        cache_file_name=path, load_from_cache_file=False, new_fingerprint=f"{key}-{shard}",
+        features=FEATURES, desc=desc,
     )
+
+
+def _map_job(job: tuple) -> tuple[str, int]:
+    """In a fork()ed worker: map rows ``[a, b)`` of the inherited source into ``path``."""
+    key, a, b, path = job
+    _map_range(_SOURCES[key].select(range(a, b)), key, path, shard=a)
+    return path, b - a
 
 
 def stage_steps(ds: datasets.Dataset, group: list[str], live_in: int, injected: dict[str, int]) -> list[dict]:
