@@ -38,7 +38,8 @@ class Stage:
 
     Subclasses set ``name`` and implement ``process``. Global stages set
     ``is_global = True`` and implement ``fit(batches)``, which the engine calls once
-    with every live row (in input order) before any ``process`` call. Injecting
+    with every live row (in input order) before any ``process`` call. A stage that needs
+    a fit only in some configurations may make ``is_global`` a property. Injecting
     stages implement ``inject(summary) -> list[dict]`` returning new canonical records.
     """
 

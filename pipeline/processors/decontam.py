@@ -1,6 +1,7 @@
 """`decontam`: drop (or flag) training records whose prompt contains an eval-set item.
 
-A global stage. ``fit`` loads the eval sets named in ``rules["eval_sets"]`` (the
+A global stage when it has eval sets (without them it is a no-op that joins the
+previous map pass). ``fit`` loads the eval sets named in ``rules["eval_sets"]`` (the
 engine puts the run's ``--eval-sets`` / recipe ``eval_sets`` there), builds a hashed
 n-gram index over their questions (:mod:`pipeline.decontam.index`), and checks every
 live row's prompt in the main process, so the per-eval-set hit counts in
@@ -43,7 +44,12 @@ class Decontam(Stage):
     """Benchmark decontamination against the configured eval sets."""
 
     name = "decontam"
-    is_global = True
+
+    @property
+    def is_global(self) -> bool:
+        """Global only with eval sets: without them there is nothing to fit, and the stage
+        (a no-op then) joins the previous map pass instead of costing one of its own."""
+        return bool(self.eval_sets)
 
     def __init__(self, rules=None, seed: int = 0):
         super().__init__(rules, seed)

@@ -254,3 +254,17 @@ def test_parallel_fit_features_give_identical_outputs(tmp_path, monkeypatch):
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     assert json.loads((tmp_path / "a" / "report" / "stages.json").read_text()) == \
         json.loads((tmp_path / "b" / "report" / "stages.json").read_text())
+
+
+def test_decontam_without_eval_sets_joins_the_previous_pass(tmp_path):
+    """No eval sets: decontam has nothing to fit, so it costs no map pass of its own."""
+    from pipeline import registry
+    from pipeline.runner import _groups
+
+    stages = ["normalize", "schema", "format", "leak", "decontam", "split"]
+    evals = tmp_path / "eval.jsonl"
+    evals.write_text(json.dumps({"question": "What is the boiling point of water at sea level in Celsius?"}) + "\n")
+    off = {s: registry.create(s, {}, 0) for s in stages}
+    on = {**off, "decontam": registry.create("decontam", {"eval_sets": [str(evals)]}, 0)}
+    assert _groups(stages, off) == [["normalize", "schema"], ["format", "leak", "decontam"], ["split"]]
+    assert _groups(stages, on) == [["normalize", "schema"], ["format", "leak"], ["decontam"], ["split"]]
