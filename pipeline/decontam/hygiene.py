@@ -25,15 +25,21 @@ from pipeline.decontam.text import UnitHasher, gram_hashes, is_cjk_units, units
 Row = tuple[Hashable, str, str]
 
 
-def _grams(text: str, hasher: UnitHasher, n_word: int, n_char: int) -> np.ndarray:
+def prompt_grams(text: str, n_word: int = 3, n_char: int = 4, hasher: UnitHasher | None = None) -> np.ndarray:
+    """The n-gram hashes :func:`cross_split_groups` compares for one prompt.
+
+    Pure function of the text (the unit hashes are xxh3), so it can be computed in
+    any process and handed over as ``grams``.
+    """
     us = units(text)
     n = n_char if is_cjk_units(us) else n_word
     # A prompt shorter than n is one gram: the whole prompt.
-    return gram_hashes(hasher.hashes(us), min(n, len(us))) if us else np.empty(0, np.uint64)
+    return gram_hashes((hasher or UnitHasher()).hashes(us), min(n, len(us))) if us else np.empty(0, np.uint64)
 
 
 def cross_split_groups(rows: Iterable[Row], threshold: float = 0.8, n_word: int = 3,
-                       n_char: int = 4, batch_rows: int = 4096) -> list[list[Hashable]]:
+                       n_char: int = 4, batch_rows: int = 4096,
+                       grams: Sequence[np.ndarray] | None = None) -> list[list[Hashable]]:
     """Groups of ids whose prompts are near duplicates across different splits.
 
     Args:
@@ -44,6 +50,8 @@ def cross_split_groups(rows: Iterable[Row], threshold: float = 0.8, n_word: int 
         n_word: n for word n-grams (space-delimited prompts).
         n_char: n for character n-grams (prompts that are mostly CJK).
         batch_rows: Query batch size (bounds peak memory).
+        grams: Each row's :func:`prompt_grams` (same ``n_word``/``n_char``), when the
+            caller computed them already (e.g. in parallel); the texts are then unused.
 
     Returns:
         Connected components (by near-duplicate pairs between *different* splits)
@@ -57,8 +65,11 @@ def cross_split_groups(rows: Iterable[Row], threshold: float = 0.8, n_word: int 
     splits = sorted({s for _, _, s in rows}, key=lambda s: sum(1 for r in rows if r[2] == s))
     if len(splits) < 2:
         return []
-    hasher = UnitHasher()
-    grams = [_grams(t, hasher, n_word, n_char) for _, t, _ in rows]
+    if grams is None:
+        hasher = UnitHasher()
+        grams = [prompt_grams(t, n_word, n_char, hasher) for _, t, _ in rows]
+    elif len(grams) != len(rows):
+        raise ValueError(f"{len(grams)} gram arrays for {len(rows)} rows")
     size = np.array([len(g) for g in grams], dtype=np.int64)
     # Index the smallest split; query everything else against it.
     small = [i for i, r in enumerate(rows) if r[2] == splits[0]]

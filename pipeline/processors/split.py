@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from typing import Iterable
 
+from pipeline.decontam.hygiene import cross_split_groups, prompt_grams
+from pipeline.decontam.text import UnitHasher
 from pipeline.processor import Stage
 from pipeline.record import Batch, Verdict, prompt_text
 from pipeline.registry import register
@@ -52,25 +54,26 @@ class Split(Stage):
             for _ in batches:
                 pass
             return
-        try:
-            from pipeline.decontam.hygiene import cross_split_groups
-        except ImportError:  # hygiene module not available: plain hash split
-            for _ in batches:
-                pass
-            return
-        rows = []
+        rows, grams = [], []
         for b in batches:
+            feats = b.get("_fit") or self.fit_features(b)
             for i, rid in enumerate(b["id"]):
-                rec = {k: b[k][i] for k in ("system", "history", "instruction", "input")}
                 key = split_key(rid, b["meta"][i])
-                rows.append((key, prompt_text(rec), side(key, self.seed, self.val_ratio)))
-        groups = cross_split_groups(rows, float(hyg.get("threshold", 0.8)))
+                rows.append((key, "", side(key, self.seed, self.val_ratio)))
+                grams.append(feats[i])
+        groups = cross_split_groups(rows, float(hyg.get("threshold", 0.8)), grams=grams)
         self.groups = len(groups)
         for group in groups:
             # The whole group goes to train: the validation set must stay unseen.
             for key in group:
                 if side(key, self.seed, self.val_ratio) != "train":
                     self.moved[key] = "train"
+
+    def fit_features(self, batch: Batch) -> list:
+        """Each row's prompt n-gram hashes for split hygiene (the engine may run this in parallel)."""
+        hasher = UnitHasher()
+        return [prompt_grams(prompt_text({k: batch[k][i] for k in ("system", "history", "instruction", "input")}),
+                             hasher=hasher) for i in range(len(batch["id"]))]
 
     def summary(self) -> dict:
         return {"val_ratio": self.val_ratio, "split_cross_leak_groups": self.groups,

@@ -249,7 +249,7 @@ def test_parallel_fit_features_give_identical_outputs(tmp_path, monkeypatch):
     monkeypatch.setattr(local, "FIT_PIECE", 17)  # many small pieces: order must survive the pool
     monkeypatch.setattr(local, "with_fit_features", spy)
     b = run([str(SAMPLE)], config=recipe, out=tmp_path / "b", num_proc=2, progress=False)
-    assert used == ["quality", "format", "diversity", "refusal"]
+    assert used == ["quality", "format", "diversity", "refusal", "split"]
     assert a.counts == b.counts
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     assert json.loads((tmp_path / "a" / "report" / "stages.json").read_text()) == \
