@@ -6,11 +6,12 @@ so each stage's output is a complete checkpoint (one Arrow file per shard) that
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import multiprocessing
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import datasets
 import numpy as np
@@ -50,7 +51,7 @@ class ArrowFiles:
     def __init__(self, files: list[str], columns: list[str] | None = None):
         self.files, self.columns = list(files), columns
 
-    def select_columns(self, columns: list[str]) -> "ArrowFiles":
+    def select_columns(self, columns: list[str]) -> ArrowFiles:
         return ArrowFiles(self.files, list(columns))
 
     def batches(self) -> Iterator[pa.RecordBatch]:
@@ -104,34 +105,33 @@ def with_fit_features(batches: Iterator[dict], proc, num_proc: int, window: int 
     A global stage's ``fit`` runs in the main process; the per-row part of it (tagging,
     classification) is what costs, and it does not depend on other rows. Stages that
     split it out as ``fit_features(batch) -> list`` get it computed in parallel here,
-    in input order, in pieces of ``FIT_PIECE`` rows, ``window`` batches per worker at a time
-    so memory stays bounded.
+    in pieces of ``FIT_PIECE`` rows, and batches come out in input order.
+    The work overlaps: pieces of a batch go to the workers as soon as it is read, and
+    ``fit`` consumes a batch as soon as its features are back, while the workers go on
+    with the next ones; at most ``window`` batches per worker are in flight, so memory
+    stays bounded.
     ``fit`` uses ``batch["_fit"]`` when present and computes the features itself otherwise.
     """
     global _FEATURE_PROC
 
     _FEATURE_PROC = proc
-    pending: list[dict] = []
     piece = FIT_PIECE
+    inflight: collections.deque = collections.deque()
 
-    def flush(pool):
-        pieces = [(b, {k: v[a:a + piece] for k, v in b.items()})
-                  for b in pending for a in range(0, len(b["id"]), piece)]
-        feats = pool.map(_features, [p for _, p in pieces], chunksize=1)
-        for b in pending:
-            b["_fit"] = []
-        for (b, _), f in zip(pieces, feats):
-            b["_fit"] += f
-        yield from pending
-        pending.clear()
+    def done() -> dict:
+        batch, results = inflight.popleft()
+        batch["_fit"] = [f for r in results for f in r.get()]
+        return batch
 
     try:
         with multiprocessing.get_context("fork").Pool(num_proc) as pool:
             for batch in batches:
-                pending.append(batch)
-                if len(pending) >= num_proc * window:
-                    yield from flush(pool)
-            yield from flush(pool)
+                inflight.append((batch, [pool.apply_async(_features, ({k: v[a:a + piece] for k, v in batch.items()},))
+                                         for a in range(0, len(batch["id"]), piece)]))
+                while len(inflight) > num_proc * window or (inflight and all(r.ready() for r in inflight[0][1])):
+                    yield done()
+            while inflight:
+                yield done()
     finally:  # also when fit() stops reading early
         _FEATURE_PROC = None
 
