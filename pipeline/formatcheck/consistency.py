@@ -5,7 +5,10 @@ masking what varies between instances of one task: quoted strings, numbers and n
 words, capitalised names, and everything after a colon (the payload). The Alpaca input
 is not part of the template. Per family we keep only small style counters (never
 texts), so memory grows with the number of distinct templates, and single-record
-families are pruned when ``max_families`` is exceeded.
+families are pruned when ``max_families`` is exceeded. Styles only count in families
+of ``min_family`` records or more: while fitting, :class:`DeferredStyles` holds the
+outputs of smaller families (up to a bound) and styles them only if their family grows
+that large, so most outputs are never styled.
 
 Style features of an output (None = the feature does not apply):
 
@@ -23,6 +26,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from pipeline.formatcheck import textstats as ts
+from pipeline.formatcheck.casefold import plain_lower
 from pipeline.formatcheck.numerals import EN_NUMBER_ALT, ZH_NUMERAL_CHARS
 
 FEATURES = ("list_marker", "trailing_period", "answer_prefix", "json_keys", "register")
@@ -38,6 +42,10 @@ _QUOTED = re.compile(r"\"[^\"\n]{0,200}\"|“[^”\n]{0,200}”|「[^」\n]{0,20
                      r"|(?<![\w])'[^'\n]{1,200}'(?![\w])")
 _PROPER = re.compile(r"(?<=[a-z,;] )[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
 _NUMBERS = re.compile(rf"\d+(?:[.,]\d+)*|\b(?:{EN_NUMBER_ALT})\b|[{ZH_NUMERAL_CHARS}]+", re.I)
+# The same without IGNORECASE, for lower-cased text that plain_lower() clears: it then
+# matches exactly the same (the number words are lower-case) and is several times faster.
+_NUMBERS_LOWER = re.compile(_NUMBERS.pattern)
+_TEMPLATE_CORE = re.compile(r"<[a-z]>|[\W_]")
 _PAYLOAD = re.compile(r"[:：]\s*\S.*", re.S)
 _SPACES = re.compile(r"\s+")
 _BULLET_LINE = re.compile(r"^(\s*)[-*•·●○▪◦‣+]\s+", re.M)
@@ -50,9 +58,10 @@ def template(instruction: str) -> str:
     t = _PAYLOAD.sub(" <x>", t, count=1)
     t = _QUOTED.sub("<q>", t)
     t = _PROPER.sub("<p>", t)
-    t = _NUMBERS.sub("<n>", t.lower())
+    t = t.lower()
+    t = (_NUMBERS_LOWER if plain_lower(t) else _NUMBERS).sub("<n>", t)
     t = _SPACES.sub(" ", t).strip(" .。?？!！")
-    core = re.sub(r"<[a-z]>|[\W_]", "", t)
+    core = _TEMPLATE_CORE.sub("", t)
     return t if len(core) >= 4 else ""
 
 
@@ -140,8 +149,15 @@ class FamilyStats:
         self.counts: dict[int, list[int]] = {}
         self.json_keys: dict[int, dict[str, int]] = {}
         self.templates: dict[int, str] = {}  # only for families that reach min_family
+        self.prunes = 0  # times single-record families were dropped (see DeferredStyles)
 
     def add(self, key: int, tmpl: str, styles: Mapping[str, str]) -> None:
+        """Count one record of a family and its styles."""
+        self.add_record(key, tmpl)
+        self.add_styles(key, styles)
+
+    def add_record(self, key: int, tmpl: str) -> int:
+        """Count one record of a family (its styles come by :meth:`add_styles`); the family's size."""
         row = self.counts.get(key)
         if row is None:
             if len(self.counts) >= self.max_families:
@@ -150,6 +166,11 @@ class FamilyStats:
         row[0] += 1
         if row[0] == self.min_family and len(self.templates) < 10_000:
             self.templates[key] = tmpl
+        return row[0]
+
+    def add_styles(self, key: int, styles: Mapping[str, str]) -> None:
+        """Count the styles of a record already counted by :meth:`add_record`."""
+        row = self.counts[key]
         for feat, value in styles.items():
             if feat == "json_keys":
                 ks = self.json_keys.setdefault(key, {})
@@ -157,7 +178,14 @@ class FamilyStats:
             elif (feat, value) in _SLOTS:
                 row[_SLOTS[(feat, value)]] += 1
 
+    def matters(self, key: int) -> bool:
+        """Whether the family is large enough for its styles to matter: a feature's total never
+        exceeds the family's size, so :meth:`minority` and :meth:`summary` skip smaller ones."""
+        row = self.counts.get(key)
+        return row is not None and row[0] >= self.min_family
+
     def _prune(self) -> None:
+        self.prunes += 1
         for k in [k for k, row in self.counts.items() if row[0] == 1]:
             del self.counts[k]
             self.json_keys.pop(k, None)
@@ -200,3 +228,60 @@ class FamilyStats:
         examples.sort(key=lambda e: (-e["records"], e["template"]))
         return {"families": len(big), "records_in_families": sum(r[0] for r in big.values()),
                 "minority_records": minority, "inconsistent_families": examples[:top]}
+
+
+#: Characters of outputs that :class:`DeferredStyles` may hold at once; beyond it, outputs are
+#: styled at once (the same counts, only without the saving).
+MAX_DEFERRED_CHARS = 64_000_000
+
+
+class DeferredStyles:
+    """Fills :class:`FamilyStats`, styling an output only once its family can matter.
+
+    Style counts only matter in families of at least ``min_family`` records
+    (:meth:`FamilyStats.matters`), and most families are single records. A record whose
+    styles are not known yet waits, with its output, until its family reaches that size,
+    and is styled then; the records of families that never do are never styled. Each
+    family's styles are counted in record order, as :meth:`FamilyStats.add` would, so the
+    statistics of the families that matter are the same.
+
+    Args:
+        stats: The counters to fill.
+        styles_of: ``output -> styles`` (:meth:`Styler.styles`).
+        max_chars: Most output characters held at once.
+    """
+
+    def __init__(self, stats: FamilyStats, styles_of: Callable[[str], Mapping[str, str]],
+                 max_chars: int = MAX_DEFERRED_CHARS):
+        self.stats = stats
+        self.styles_of = styles_of
+        self.max_chars = max_chars
+        self._waiting: dict[int, list[str | Mapping[str, str]]] = {}  # outputs, or styles known already
+        self._chars = 0
+        self._prunes = stats.prunes
+
+    def add(self, key: int, tmpl: str, styles: Mapping[str, str] | None, output: str) -> None:
+        """Count one record: its ``styles``, or (None) those of ``output`` when they matter."""
+        size = self.stats.add_record(key, tmpl)
+        if self.stats.prunes != self._prunes:  # single-record families were dropped: their waiting too
+            self._prunes = self.stats.prunes
+            self._waiting = {k: w for k, w in self._waiting.items() if k in self.stats.counts}
+            self._chars = sum(len(x) for w in self._waiting.values() for x in w if isinstance(x, str))
+        if size < self.stats.min_family:
+            if styles is None and self._chars + len(output) <= self.max_chars:
+                self._chars += len(output)
+                self._waiting.setdefault(key, []).append(output)
+                return
+            if styles is None:
+                styles = self.styles_of(output)
+            if key in self._waiting:
+                self._waiting[key].append(styles)  # after the records waiting before it
+            else:
+                self.stats.add_styles(key, styles)
+            return
+        for item in self._waiting.pop(key, None) or ():
+            if isinstance(item, str):
+                self._chars -= len(item)
+                item = self.styles_of(item)
+            self.stats.add_styles(key, item)
+        self.stats.add_styles(key, self.styles_of(output) if styles is None else styles)

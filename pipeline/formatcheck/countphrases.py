@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from pipeline.formatcheck.casefold import fold
 from pipeline.formatcheck.numerals import EN_NUMBER_ALT, ZH_NUMERAL_CHARS, parse_number
 
 I = re.I
@@ -66,6 +67,7 @@ class CountPhrases:
         self._en_in_points = re.compile(
             rf"\b(?:in|into|with|using)\s+(?P<num>{_NUM})\s+(?:\w+\s+)?(?:bullet\s*points|bullets|points|items)\b", I)
         zverbs, cls = _alt(lex.get("zh_list_verbs") or ["列出"]), _alt(lex.get("zh_classifiers") or ["个"])
+        self._zh_needs_cjk = not any(str(w).isascii() for w in lex.get("zh_list_verbs") or ["列出"])
         self._zh_verb = re.compile(
             rf"(?<![序系排队并罗陈选检推创壮科])(?:{zverbs})(?P<gap>[^，。？！；：,.?!;:\n\d０-９{ZH_NUMERAL_CHARS}]{{0,4}}|一(?:个|份|张|组|系列)[^，。？！；\n]{{0,14}}的)"
             rf"(?<!第)(?P<num>{_ZNUM})(?P<cls>{cls})(?P<tail>.{{0,3}})")
@@ -160,6 +162,8 @@ class CountPhrases:
                     if noun.startswith("sentence"):
                         req["_sentence"] = True
                     return req
+        if self._zh_needs_cjk and text.isascii():
+            return None  # the patterns below all need a Chinese list verb or classifier
         for m in self._zh_verb.finditer(text):
             tail = m.group("tail")
             if m.group("cls") == "句":
@@ -185,7 +189,8 @@ class CountPhrases:
         return None
 
     def _sentences(self, text: str) -> dict | None:
-        for rx in self._en_sent:
+        # Every English pattern needs "sentence" (IGNORECASE: in the folded text), the Chinese one 句.
+        for rx in self._en_sent if "sentence" in fold(text) else ():
             for m in rx.finditer(text):
                 num = m.group("num").lower()
                 plural = m.group(0).lower().rstrip().endswith("sentences")
@@ -195,7 +200,7 @@ class CountPhrases:
                         or (prev and prev[-1].lower().rstrip("s") in _DATA_NOUNS):
                     continue  # "in a few sentences", "one sentence answer each", "the words in a sentence"
                 return self._sent_req(m, _op(m.groupdict().get("op")))
-        for m in self._zh_sent.finditer(text):
+        for m in self._zh_sent.finditer(text) if "句" in text else ():
             if not (m.group("pre") or m.group("op") or m.group("post")):
                 continue
             before = text[max(0, m.start() - 2): m.start()]

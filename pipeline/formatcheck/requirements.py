@@ -12,15 +12,31 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from pipeline.formatcheck.casefold import fold
 from pipeline.formatcheck.countphrases import CountPhrases
 
 I = re.I
 
+_CODE_NOUNS = ("function", "program", "script", "code", "class", "method", "query", "algorithm", "snippet", "regex",
+               "regular expression", "api", "loop", "module", "sql", "mysql", "html", "css", "command", "curl",
+               "statement")
 _CODE_REQUEST = re.compile(
     r"\b(?:write|create|implement|develop|generate|construct|design|build|edit|modify|fix|debug|complete|"
-    r"rewrite|refactor|optimi[sz]e)\b[^.\n]{0,60}?\b(?:function|program|script|code|class|method|query|"
-    r"algorithm|snippet|regex|regular expression|api|loop|module|sql|mysql|html|css|command|curl|statement)\b"
+    rf"rewrite|refactor|optimi[sz]e)\b[^.\n]{{0,60}}?\b(?:{'|'.join(_CODE_NOUNS)})\b"
     r"|编写|写一个(?:函数|程序|脚本|类)|(?:函数|程序|代码|脚本)(?:实现|来|，)|代码", I)
+# Every match of _CODE_REQUEST holds one of these: an English noun (in the folded text, see
+# pipeline.formatcheck.casefold) or a Chinese word. Most prompts hold none.
+_CODE_ZH = ("编写", "写一个", "函数", "程序", "代码", "脚本")
+
+
+def _asks_code(text: str) -> bool:
+    """Whether ``text`` asks for code (``_CODE_REQUEST``), skipping the search when it cannot match."""
+    if not text:
+        return False
+    low = fold(text)
+    if not any(map(low.__contains__, _CODE_NOUNS)) and (text.isascii() or not any(map(text.__contains__, _CODE_ZH))):
+        return False
+    return bool(_CODE_REQUEST.search(text))
 
 _JSON_PATTERNS = [
     re.compile(r"\b(?:output|return|respond|answer|reply|format|formatted|give|provide|present|write|express|"
@@ -157,12 +173,12 @@ class Extractor:
             sources.append(("input", input_text))
         out: list[dict] = []
         seen: set[tuple] = set()
-        code = bool(_CODE_REQUEST.search(instruction) or (system and _CODE_REQUEST.search(system)))
+        code = _asks_code(instruction) or _asks_code(system)
         for source, text in sources:
             if not text:
                 continue
             # The instruction and system prompt were searched just above; only the input is new.
-            is_code = code or (source == "input" and bool(_CODE_REQUEST.search(text)))
+            is_code = code or (source == "input" and _asks_code(text))
             for req in self._from_text(text, is_code, source != "input"):
                 key = (req["kind"], req.get("form"))
                 if key not in seen:

@@ -33,8 +33,10 @@ _OPTION = re.compile(r"(?:^|(?<=[\s(（:：?？。，,；;!！]))[\(（]?([A-H])
 class Ctx:
     """Everything the checks need about one record, computed once.
 
-    ``out_cjk`` may be passed when the caller already knows it; ``units_of`` and
-    ``output_keys`` memoise per record what several checks would otherwise recompute.
+    ``out_units`` is ``units(output)``.
+    ``out_cjk`` may be passed when the caller already knows it; ``units_of``,
+    ``output_keys`` and ``parts`` memoise per record what several checks would otherwise
+    recompute.
     """
 
     rec: Mapping[str, Any]
@@ -44,6 +46,7 @@ class Ctx:
     out_cjk: bool | None = None
     _units: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
     _keys: list | None = field(default=None, repr=False, compare=False)
+    _parts: list | None = field(default=None, repr=False, compare=False)
 
     @property
     def output(self) -> str:
@@ -65,8 +68,14 @@ class Ctx:
     def output_keys(self, kf: KeyFinder) -> list:
         """``kf.keys(output)``, computed once per record."""
         if self._keys is None:
-            self._keys = kf.keys(self.output)
+            self._keys = kf.keys(self.output, self.out_units)
         return self._keys
+
+    def parts(self) -> list[tuple[str, str]]:
+        """``prompt_parts(rec)``, computed once per record (callers must not mutate it)."""
+        if self._parts is None:
+            self._parts = prompt_parts(self.rec)
+        return self._parts
 
 
 def _join(us: Sequence[str]) -> str:
@@ -128,7 +137,7 @@ def marked_option(ctx: Ctx, kf: KeyFinder, marks: Sequence[str]) -> tuple[str, s
     """Options in the prompt with one marked right, and the output chooses it."""
     if not ctx.intent.giveaway_checked:
         return None
-    for name, text in prompt_parts(ctx.rec):
+    for name, text in ctx.parts():
         opts = _options(text)
         if len({letter for letter, _ in opts}) < 2:
             continue
@@ -143,6 +152,8 @@ def marked_option(ctx: Ctx, kf: KeyFinder, marks: Sequence[str]) -> tuple[str, s
 
 def _options(text: str) -> list[tuple[str, str]]:
     """``(letter, option text)`` pairs when the text has consecutive options A, B, ..."""
+    if "A" not in text or "B" not in text:
+        return []  # options A and B are required, and most prompts have no capital A or B
     starts = list(_OPTION.finditer(text))
     opts = []
     for i, m in enumerate(starts):
@@ -180,7 +191,7 @@ def answer_in_prompt(ctx: Ctx, kf: KeyFinder) -> tuple[str, str] | None:
     keys = ctx.output_keys(kf)
     if not keys:
         return None
-    for name, text in prompt_parts(ctx.rec):
+    for name, text in ctx.parts():
         for span in kf.spans(text, text if name in ("instruction", "input") else ""):
             for key in keys:
                 if kf.matches(key, span):
@@ -192,7 +203,7 @@ def answer_in_prompt(ctx: Ctx, kf: KeyFinder) -> tuple[str, str] | None:
 
 def earlier_turn(ctx: Ctx, rules: Mapping[str, Any]) -> tuple[str, str] | None:
     """An earlier assistant turn already holds the final output."""
-    if ctx.intent.label == "repeat" or not ctx.out_units:
+    if ctx.intent.label == "repeat" or not ctx.out_units or not ctx.rec.get("history"):
         return None
     cjk = ctx.cjk()
     long_enough = len(ctx.out_units) >= int(rules.get("earlier_min_chars" if cjk else "earlier_min_words", 8))
@@ -218,13 +229,14 @@ def echo(ctx: Ctx, rules: Mapping[str, Any]) -> tuple[str, str] | None:
     if ctx.intent.legit_overlap or not ctx.out_units:
         return None
     name = "input" if (ctx.rec.get("input") or "").strip() else "instruction"
-    src = ctx.units_of(ctx.rec.get(name) or "")
-    cjk = is_cjk_units(src)
+    text = ctx.rec.get(name) or ""
+    src = ctx.units_of(text)
+    cjk = not text.isascii() and is_cjk_units(src)  # ASCII text has no CJK units
     if len(src) < int(rules.get("echo_min_chars" if cjk else "echo_min_words", 5)):
         return None
     if len(src) < float(rules.get("echo_min_share", 0.8)) * len(ctx.out_units):
         return None
-    if _verbatim(ctx.rec.get(name) or "") not in _verbatim(ctx.output):
+    if _verbatim(text) not in _verbatim(ctx.output):
         return None
     return "echo", f"output repeats the {name} verbatim: {_join(src[:30])!r}"
 
@@ -242,11 +254,14 @@ def skeleton(ctx: Ctx, rules: Mapping[str, Any]) -> tuple[str, str] | None:
         return None
     need = float(rules.get("skeleton_min_containment", 0.7))
     share = float(rules.get("skeleton_min_share", 0.3))
-    parts = prompt_parts(ctx.rec)
+    parts = ctx.parts()
     vocab = {u for _, text in parts for u in ctx.units_of(text)}
-    novel = sum(1 for u in ctx.out_units if u not in vocab)
-    if novel > float(rules.get("skeleton_max_novel", 0.05)) * len(ctx.out_units):
-        return None  # the output adds its own content (e.g. a restated question + answer)
+    max_novel, novel = float(rules.get("skeleton_max_novel", 0.05)) * len(ctx.out_units), 0
+    for u in ctx.out_units:
+        if u not in vocab:
+            novel += 1
+            if novel > max_novel:
+                return None  # the output adds its own content (e.g. a restated question + answer)
     comprehension = is_question(ctx.rec.get("instruction") or "", rules)
     for name, text in parts:
         if comprehension and name in ("input", "instruction"):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.decontam.text import has_cjk, normalize, units
+from pipeline.formatcheck.casefold import fold
 
 _NUM = r"-?\d[\d,]*(?:\.\d+)?"
 # An option letter that opens a text: "B", "(B)", "B.", "B、", "B：..." (not "A dog").
@@ -70,33 +71,49 @@ class KeyFinder:
         self.out_num_re = re.compile(rf"(?:{_alt_re(out_markers).pattern})[^\d\n-]{{0,20}}({_NUM})", re.IGNORECASE)
         self.out_letter_re = re.compile(
             rf"(?:{_alt_re(out_markers).pattern}|option|choice|选)\s*[\(（]?([A-H])(?![A-Za-z])", re.IGNORECASE)
+        # Every match of these two patterns starts with a marker, so an output whose folded
+        # text (see pipeline.formatcheck.casefold) holds none skips the scans (most outputs).
+        # An empty marker (or none at all) can match anywhere: then "" keeps them always on.
+        self._num_cues = tuple(sorted({fold(w) for w in out_markers})) or ("",)
+        self._letter_cues = self._num_cues + ("option", "choice", "选")
 
     # -- outputs --------------------------------------------------------------
     def is_short(self, us: list[str], text: str) -> bool:
         return len(us) <= (self.short_chars if has_cjk(text) else self.short_words)
 
-    def keys(self, output: str) -> list[Key]:
-        """Key values of an output, most specific first."""
+    def keys(self, output: str, out_units: list[str] | None = None) -> list[Key]:
+        """Key values of an output, most specific first (``out_units``: ``units(output)``
+        when the caller has it)."""
         out: list[Key] = []
+        low = None
+        m = None
         # Only an upper-case A-H is ever kept as a chosen option, so outputs without one
         # skip both scans (the marker alternation is the costly one).
-        m = (_LETTER_AT_START.match(output) or self.out_letter_re.search(output)) \
-            if any(map(output.__contains__, "ABCDEFGH")) else None
+        if any(map(output.__contains__, "ABCDEFGH")):
+            m = _LETTER_AT_START.match(output)
+            if m is None:
+                low = fold(output)
+                if any(map(low.__contains__, self._letter_cues)):
+                    m = self.out_letter_re.search(output)
         if m and (m.re is _LETTER_AT_START or m.group(1).isupper()):
             out.append(Key("option", m.group(1), (m.group(1).casefold(),)))
-        nums = self.out_num_re.findall(output) if _DIGIT.search(output) else []
+        nums = []
+        if _DIGIT.search(output):
+            low = fold(output) if low is None else low
+            if any(map(low.__contains__, self._num_cues)):
+                nums = self.out_num_re.findall(output)
         if nums:
             n = nums[-1].replace(",", "")
             out.append(Key("number", n, tuple(units(n))))
-        us = units(self._strip_answer_lead(output))
+        # "The answer is Paris." -> "Paris."; "答案：巴黎" -> "巴黎"
+        lead = self.marker_re.match(output.strip())
+        if lead:
+            us = units(lead.group("span"))
+        else:
+            us = units(output) if out_units is None else out_units
         if us and self.is_short(us, output):
             out.append(Key("short", output.strip(), tuple(us)))
         return out
-
-    def _strip_answer_lead(self, output: str) -> str:
-        # "The answer is Paris." -> "Paris."; "答案：巴黎" -> "巴黎"
-        m = self.marker_re.match(output.strip())
-        return m.group("span") if m else output
 
     # -- prompts --------------------------------------------------------------
     def spans(self, text: str, question_text: str = "") -> list[Span]:

@@ -14,10 +14,18 @@ rewrites it to the majority style where that is mechanical.
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Iterable, Mapping
 
 from pipeline.formatcheck.checker import RecordChecker
-from pipeline.formatcheck.consistency import MECHANICAL, FamilyStats, Styler, family_key, template
+from pipeline.formatcheck.consistency import (
+    MECHANICAL,
+    DeferredStyles,
+    FamilyStats,
+    Styler,
+    family_key,
+    template,
+)
 from pipeline.formatcheck.schemas import SchemaBook
 from pipeline.processor import Stage, iter_rows, judge
 from pipeline.record import Batch, Verdict
@@ -76,12 +84,9 @@ class Format(Stage):
             {"id": d, "instruction": i, "output": o, "response_type": t}
             for d, i, o, t in zip(batch["id"], batch["instruction"], batch["output"], batch["response_type"]))
 
-    def _fit_row(self, rec: Mapping[str, Any], count: bool) -> tuple | None:
-        """What ``fit`` measures on one row: None when skipped, else (template, styles, counted)."""
-        if self._checker.skip(rec):
-            return None
-        tmpl = template(rec.get("instruction") or "")
-        styles = self._styler.styles(rec["output"]) if tmpl else None
+    def _fit_row(self, rec: Mapping[str, Any], tmpl: str, styled: bool, count: bool) -> tuple:
+        """What ``fit`` measures on one row: (template, styles or None, counted)."""
+        styles = self._styler.styles(rec["output"]) if tmpl and styled else None
         counted = None
         if count:
             reqs = self._checker.requirements(rec)
@@ -89,27 +94,42 @@ class Format(Stage):
         return tmpl, styles, counted
 
     def fit_features(self, batch: Batch) -> list[tuple | None]:
-        """The per-row part of ``fit``, which the engine may run in parallel."""
+        """The per-row part of ``fit``, which the engine may run in parallel: None for a skipped
+        row, else (template, styles, counted).
+
+        Styles only matter in families of ``min_family`` records or more, which most rows
+        are not in; ``fit`` styles the rows of such families (see ``DeferredStyles``). Rows
+        whose template repeats within the batch are styled here already, so that datasets
+        made of few task templates keep that work in parallel.
+        """
         self._ready()
         count = self._count_mode()
-        return [self._fit_row(rec, count) for rec in self._rows(batch, count)]
+        rows = [None if self._checker.skip(rec) else rec for rec in self._rows(batch, count)]
+        tmpls = [template(rec.get("instruction") or "") if rec is not None else None for rec in rows]
+        seen = Counter(tmpls)
+        return [None if rec is None else self._fit_row(rec, tmpl, seen[tmpl] > 1, count)
+                for rec, tmpl in zip(rows, tmpls)]
 
     def fit(self, batches: Iterable[Batch]) -> None:
         self._ready()
         count = self._count_mode()
-        # process() needs each row's template and output styles again; keep them (interned,
-        # not pickled to workers: "_" attributes are transient) instead of recomputing.
+        # process() needs each row's template again, and its output styles where fit_features
+        # computed them; keep them (interned, not pickled to workers: "_" attributes are
+        # transient) instead of recomputing.
         self._fit_cache: dict[Any, tuple[int, str, dict[str, str] | None]] = {}
         cache, shared = self._fit_cache, {}
+        family = DeferredStyles(self.stats, self._styler.styles)
         for batch in batches:
             feats = batch.pop("_fit", None)
+            if feats is None:
+                feats = self.fit_features(batch)
             for i, rec in enumerate(self._rows(batch, count)):
-                got = feats[i] if feats is not None else self._fit_row(rec, count)
+                got = feats[i]
                 if got is None:
                     continue
                 tmpl, styles, counted = got
                 if tmpl:
-                    self.stats.add(family_key(tmpl), tmpl, styles)
+                    family.add(family_key(tmpl), tmpl, styles, rec["output"])
                 if len(cache) < _MAX_FIT_CACHE:
                     tmpl = shared.setdefault(tmpl, tmpl)
                     if styles is not None:
@@ -155,6 +175,8 @@ class Format(Stage):
         if not tmpl or not self.stats.counts:
             return [], []
         key = family_key(tmpl)
+        if not self.stats.matters(key):
+            return [], []  # too small a family for a minority style (the styles were not computed)
         hits, changed = [], []
         if styles is None:
             styles = self._styler.styles(rec["output"])

@@ -36,6 +36,7 @@ class Leak(Stage):
         self._intent = IntentRecognizer(self.rules)
         self._keys = KeyFinder(self.rules)
         self._marks = [str(m) for m in self.rules.get("option_marks") or []]
+        self._checks = tuple(c for c in CHECKS if self.enabled(c))
 
     @classmethod
     def validate_rules(cls, rules: Mapping[str, Any]) -> list[str]:
@@ -62,8 +63,9 @@ class Leak(Stage):
     def check_record(self, rec: Mapping[str, Any]) -> tuple[list[tuple[str, str]], float, str]:
         """``(hits, leak_overlap, intent label)`` for one record, hits in priority order."""
         self._ready()
-        out_units = units(rec.get("output") or "")
-        cjk = is_cjk_units(out_units)
+        output = rec.get("output") or ""
+        out_units = units(output)
+        cjk = not output.isascii() and is_cjk_units(out_units)  # ASCII text has no CJK units
         n = int(self.rules.get("n_char" if cjk else "n_word", 3))
         ctx = detect.Ctx(rec, self._intent(rec.get("instruction") or "", rec.get("system") or ""), out_units, n, cjk)
         score = round(detect.overlap(ctx), 4)
@@ -77,9 +79,7 @@ class Leak(Stage):
             "skeleton": lambda: detect.skeleton(ctx, self.rules),
         }
         hits: list[tuple[str, str]] = []
-        for check in CHECKS:
-            if not self.enabled(check):
-                continue
+        for check in self._checks:
             if check == "answer_in_prompt" and hits and hits[-1][0] == "marked_option":
                 continue  # the same evidence, already reported
             if check == "skeleton" and any(h[0] == "echo" for h in hits):
