@@ -17,6 +17,7 @@ Checks (reason ``language_<check>``):
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Mapping
 
 from pipeline.processor import Stage, judge
@@ -33,14 +34,31 @@ _SCRIPT_LANGS = frozenset({"zh", "ja", "ko", "ru", "ar", "hi", "th", "el", "he"}
 def translation_matcher(cues: Mapping[str, list]) -> Callable[[str], bool]:
     """``prompt -> True`` when it asks for a translation or names the answer language.
 
-    The cues are substrings of the lower-cased prompt; one compiled alternation finds any in a
-    single scan of the lower-cased prompt.
+    The cues are substrings of the lower-cased prompt; one compiled pattern finds any in a
+    single scan of the lower-cased prompt. The cues are laid out as a prefix tree
+    (``en(?:glish|...)``), so each position costs one branch per letter rather than one
+    per cue.
     """
     words = sorted({str(c) for lst in cues.values() for c in (lst or ()) if str(c)})
     if not words:
         return lambda prompt: False
-    rx = re.compile("|".join(re.escape(w) for w in words))
+    rx = re.compile(_prefix_tree(words))
     return lambda prompt: rx.search(prompt.lower()) is not None
+
+
+def _prefix_tree(words: list[str]) -> str:
+    """A pattern matching exactly the given strings, their shared prefixes factored out."""
+    by_first: dict[str, list[str]] = {}
+    for w in words:
+        by_first.setdefault(w[:1], []).append(w[1:])
+    alts = []
+    for first, rests in sorted(by_first.items()):
+        longer = [r for r in rests if r]
+        tail = _prefix_tree(longer) if longer else ""
+        if longer and "" in rests:  # a word ends here and others go on
+            tail = f"(?:{tail})?"
+        alts.append(re.escape(first) + tail)
+    return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
 
 @register
@@ -73,11 +91,12 @@ class Language(Stage):
         n = batch_len(batch)
         verdicts = []
         det = self._detector()
+        cfg = self._settings()
         for i in range(n):
             row = {f: batch[f][i] or "" for f in _FIELDS}
             guesses = {f: det.detect(row[f]) for f in _FIELDS if row[f].strip()}
             main = self._main_guess(guesses)
-            if main.method == "langdetect" and main.score < float(self.rules.get("min_score", 0.8)):
+            if main.method == "langdetect" and main.score < cfg.min_score:
                 # A short, ambiguous instruction: decide on the whole conversation instead.
                 whole = det.detect("\n".join(row[f] for f in _FIELDS))
                 if whole.lang and whole.score > main.score:
@@ -86,9 +105,21 @@ class Language(Stage):
             meta = dict(batch["meta"][i] or {})
             meta["lang"] = {f: g.lang for f, g in guesses.items() if g.lang}
             batch["meta"][i] = meta
-            hits = self._hits(row, guesses, main)
+            hits = self._hits(cfg, row, guesses, main)
             verdicts.append(judge(self, hits, {"lang_score": round(main.score, 4)}))
         return batch, verdicts
+
+    def _settings(self) -> _Settings:
+        mismatch, mixed = self.check("mismatch"), self.check("mixed")
+        return _Settings(
+            min_score=float(self.rules.get("min_score", 0.8)),
+            allowed=self.rules.get("allowed") or [],
+            mismatch=self.enabled("mismatch"), mixed=self.enabled("mixed"),
+            not_allowed=self.enabled("not_allowed"),
+            prompt_min_han=int(mismatch.get("prompt_min_han", 2)),
+            min_score_latin=float(mismatch.get("min_score_latin", 0.95)),
+            min_latin_words=int(mixed.get("min_latin_words", 12)),
+            min_han_chars=int(mixed.get("min_han_chars", 20)))
 
     @staticmethod
     def _main_guess(guesses: Mapping[str, Guess]) -> Guess:
@@ -98,54 +129,70 @@ class Language(Stage):
                 return g
         return Guess("", 0.0, "empty")
 
-    def _confident(self, g: Guess | None) -> bool:
-        return g is not None and bool(g.lang) and g.score >= float(self.rules.get("min_score", 0.8))
+    @staticmethod
+    def _confident(cfg: _Settings, g: Guess | None) -> bool:
+        return g is not None and bool(g.lang) and g.score >= cfg.min_score
 
-    def _hits(self, row: Mapping[str, str], guesses: Mapping[str, Guess], main: Guess) -> list[tuple[str, str]]:
+    def _hits(self, cfg: _Settings, row: Mapping[str, str], guesses: Mapping[str, Guess],
+              main: Guess) -> list[tuple[str, str]]:
         hits: list[tuple[str, str]] = []
         prompt = f"{row['instruction']}\n{row['input']}"
         translation = self._is_translation(prompt)
         ins, inp, out = (guesses.get(f) for f in _FIELDS)
-        min_han = int(self.check("mismatch").get("prompt_min_han", 2))
-        if self.enabled("mismatch") and not translation and self._confident(ins) and self._confident(out):
+        min_han = cfg.prompt_min_han
+        zh_prompt = script.han_count(prompt) >= min_han
+        if cfg.mismatch and not translation and self._confident(cfg, ins) and self._confident(cfg, out):
             # Two Latin-script languages apart: langdetect mistakes lists of names for
             # German or Italian, so demand more confidence.
             latin_pair = ins.lang not in _SCRIPT_LANGS and out.lang not in _SCRIPT_LANGS
-            sure = not latin_pair or min(ins.score, out.score) >= float(self.check("mismatch").get("min_score_latin", 0.95))
+            sure = not latin_pair or min(ins.score, out.score) >= cfg.min_score_latin
             latin_out = out.lang not in _SCRIPT_LANGS
             if sure and ins.lang != out.lang and not (inp is not None and inp.lang == out.lang) \
                     and (not latin_out or spans.prose_like(row["output"])):
                 # Chinese in both texts is no mismatch: a Chinese question quoting English, or
                 # a Chinese answer full of English names ("Display Text()块").
-                zh_both = (out.lang == "zh" and script.han_count(prompt) >= min_han) or \
+                zh_both = (out.lang == "zh" and zh_prompt) or \
                     (ins.lang == "zh" and script.han_count(row["output"]) >= min_han)
                 if not zh_both:
                     hits.append(("mismatch", f"instruction {ins.lang}, output {out.lang}"))
         # For a Chinese prompt the answer is held to Chinese even when half of it is English;
         # a Chinese span in an "English" answer to a Chinese prompt is the answer's framing.
-        zh_prompt = script.han_count(prompt) >= min_han
-        if self.enabled("mixed") and not translation and out is not None and out.lang in ("zh", "en"):
-            detail = self._mixed(row["output"], "zh" if zh_prompt else out.lang, spans.normalised(prompt))
+        if cfg.mixed and not translation and out is not None and out.lang in ("zh", "en"):
+            detail = self._mixed(cfg, row["output"], "zh" if zh_prompt else out.lang, prompt)
             if detail:
                 hits.append(("mixed", detail))
-        allowed = self.rules.get("allowed") or []
         # A translation's output may be in any language; only its instruction can disqualify it.
         from_output = main is not ins
-        if self.enabled("not_allowed") and self._confident(main) and main.lang not in allowed \
+        if cfg.not_allowed and self._confident(cfg, main) and main.lang not in cfg.allowed \
                 and not (translation and from_output):
-            hits.append(("not_allowed", f"language {main.lang} not in {allowed}"))
+            hits.append(("not_allowed", f"language {main.lang} not in {cfg.allowed}"))
         return hits
 
-    def _mixed(self, output: str, lang: str, prompt_norm: str) -> str:
-        cfg = self.check("mixed")
+    @staticmethod
+    def _mixed(cfg: _Settings, output: str, lang: str, prompt: str) -> str:
         if lang == "zh":
             span = spans.longest_latin_span(output)
             n = len(script.WORD_RE.findall(span))
-            limit, unit = int(cfg.get("min_latin_words", 12)), "English words"
+            limit, unit = cfg.min_latin_words, "English words"
         else:
             span = spans.longest_han_span(output)
             n = script.han_count(span)
-            limit, unit = int(cfg.get("min_han_chars", 20)), "Chinese characters"
-        if n >= limit and spans.normalised(span) not in prompt_norm:
+            limit, unit = cfg.min_han_chars, "Chinese characters"
+        if n >= limit and spans.normalised(span) not in spans.normalised(prompt):
             return f"{n} {unit} in a {lang} answer: {span[:60]!r}"
         return ""
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The rule values one ``process`` call reads for every row."""
+
+    min_score: float
+    allowed: list
+    mismatch: bool
+    mixed: bool
+    not_allowed: bool
+    prompt_min_han: int
+    min_score_latin: float
+    min_latin_words: int
+    min_han_chars: int

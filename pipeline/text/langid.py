@@ -11,7 +11,8 @@ the last resort:
    for plain-ASCII text, since other Latin-script languages show diacritics).
 4. Latin text shorter than ``min_letters`` is undetermined (``""``): "Paris." is no
    evidence of French.
-5. Everything else goes to seeded ``langdetect`` on a short sample.
+5. Everything else goes to seeded ``langdetect`` on a short sample, computed by
+   :mod:`pipeline.text.fastdetect` (the library's results, bit for bit, faster).
 """
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from pipeline.text import script, spans
-
-_LANGDETECT_READY = False
+from pipeline.text.fastdetect import SeededDetector
 
 
 @dataclass(frozen=True)
@@ -41,68 +41,20 @@ class Guess:
     method: str
 
 
-_DETECTOR_CLS = None
+# langdetect reseeds its generator with this on every detection, which makes it deterministic.
+LANGDETECT_SEED = 0
+_DETECTOR: SeededDetector | None = None
 
 
-def _fast_detector_class():
-    """A ``langdetect`` Detector whose random walk multiplies numpy rows.
+def _detector() -> SeededDetector:
+    global _DETECTOR
+    if _DETECTOR is None:
+        from langdetect import DetectorFactory, detector_factory
 
-    langdetect updates 55 language probabilities per sampled n-gram in a Python loop,
-    which is almost all of its time. This subclass draws the same n-grams from the same
-    seeded generator and applies the same IEEE operations in the same order (products
-    row by row, normalisation at the same steps, sums left to right), so its guesses
-    and probabilities are bit-identical to the library's, several times faster.
-    """
-    global _DETECTOR_CLS
-    if _DETECTOR_CLS is None:
-        import numpy as np
-        from langdetect.detector import Detector
-        from langdetect.lang_detect_exception import ErrorCode, LangDetectException
-
-        vectors: dict = {}  # n-gram -> its 55 language probabilities as an array
-
-        class FastDetector(Detector):
-            def _detect_block(self):
-                self.cleaning_text()
-                ngrams = self._extract_ngrams()
-                if not ngrams:
-                    raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
-                vec = [vectors.get(w) for w in ngrams]
-                for k, v in enumerate(vec):
-                    if v is None:
-                        vec[k] = vectors[ngrams[k]] = np.array(self.word_lang_prob_map[ngrams[k]], dtype=np.float64)
-                langprob = np.zeros(len(self.langlist))
-                rng = self.random
-                rng.seed(self.seed)
-                for _ in range(self.n_trial):
-                    prob = np.array(self._init_probability(), dtype=np.float64)
-                    weight = (self.alpha + rng.gauss(0.0, 1.0) * self.ALPHA_WIDTH) / self.BASE_FREQ
-                    i = -1  # the library normalises and checks after updates number 0, 5, 10, ...
-                    while True:
-                        step = 1 if i < 0 else 5
-                        for _ in range(step):
-                            prob *= weight + rng.choice(vec)
-                        i += step
-                        prob /= sum(prob.tolist())
-                        if prob.max() > self.CONV_THRESHOLD or i >= self.ITERATION_LIMIT:
-                            break
-                    langprob += prob / self.n_trial
-                self.langprob = langprob.tolist()
-
-        _DETECTOR_CLS = FastDetector
-    return _DETECTOR_CLS
-
-
-def _ensure_langdetect() -> None:
-    # Seeding before the factory creates detectors makes langdetect deterministic.
-    global _LANGDETECT_READY
-    if not _LANGDETECT_READY:
-        from langdetect import DetectorFactory
-        from langdetect.detector_factory import init_factory
-
-        DetectorFactory.seed = 0
-        init_factory()
-        _LANGDETECT_READY = True
+        DetectorFactory.seed = LANGDETECT_SEED  # the library's own detect() agrees with ours
+        detector_factory.init_factory()
+        _DETECTOR = SeededDetector(detector_factory._factory, LANGDETECT_SEED)
+    return _DETECTOR
 
 
 def normalise_code(code: str) -> str:
@@ -112,17 +64,10 @@ def normalise_code(code: str) -> str:
 
 def run_langdetect(text: str) -> tuple[str, float]:
     """Seeded ``langdetect`` top guess ``(lang, probability)``; ``("", 0.0)`` when it has no features."""
-    _ensure_langdetect()
-    from langdetect import detector_factory
-    from langdetect.lang_detect_exception import LangDetectException
-
-    detector = _fast_detector_class()(detector_factory._factory)
-    detector.append(text)
-    try:
-        best = detector.get_probabilities()[0]
-    except LangDetectException:
+    best = _detector().best(text)
+    if best is None:
         return "", 0.0
-    return normalise_code(best.lang), float(best.prob)
+    return normalise_code(best[0]), float(best[1])
 
 
 class LangId:
@@ -173,7 +118,7 @@ class LangId:
                 return Guess(str(self.script_langs[s]), n / letters, "script")
         if not words:
             return Guess("", 0.0, "short")
-        en_hits = sum(1 for w in words if w.lower() in self.en_words)
+        en_hits = sum(map(self.en_words.__contains__, map(str.lower, words)))
         ratio = en_hits / len(words)
         if ratio >= self.en_min_ratio and en_hits >= 1:
             return Guess("en", min(1.0, 0.5 + 2 * ratio), "lexicon")

@@ -11,6 +11,12 @@ from pipeline.text import script
 
 # A line is treated as code when it carries these programming symbols; prose rarely does.
 _CODE_LINE_RE = re.compile(r"[=;{}<>\[\]]|\w\(|\(\s*\)|^\s*(?:import|from|def|class|return|#include|SELECT|print)\b")
+# Cheap searches over a whole text that find something whenever some line matches
+# _CODE_LINE_RE; lines broken at characters other than "\n" are left to the exact test.
+_CODE_SYMBOL_RE = re.compile(r"[=;{}<>\[\]]")
+_CODE_PAREN_RE = re.compile(r"\w\(|\(\s*\)")
+_CODE_KEYWORD_RE = re.compile(r"^\s*(?:import|from|def|class|return|#include|SELECT|print)\b", re.MULTILINE)
+_OTHER_LINE_BREAK_RE = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 # Han runs may contain CJK punctuation and spaces between characters.
 _HAN_SPAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff][\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef\s]*")
 
@@ -43,9 +49,17 @@ def without_code(text: str) -> str:
     Romanian or Swedish. Lines with Chinese characters are kept: they are prose.
     """
     body = script.strip_code(text)
+    if not _may_have_code_line(body):
+        return body
     lines = body.splitlines()
     kept = [ln for ln in lines if script.HAN_RE.search(ln) or not _CODE_LINE_RE.search(ln)]
     return "\n".join(kept) if len(kept) != len(lines) else body
+
+
+def _may_have_code_line(text: str) -> bool:
+    """False only when no line of ``text`` matches ``_CODE_LINE_RE`` (one pass per pattern)."""
+    return bool(_CODE_SYMBOL_RE.search(text) or ("(" in text and _CODE_PAREN_RE.search(text))
+                or _CODE_KEYWORD_RE.search(text) or _OTHER_LINE_BREAK_RE.search(text))
 
 
 def _prose_lines(text: str) -> list[str]:
@@ -60,6 +74,8 @@ def longest_latin_span(text: str) -> str:
         The span's text ("" when there is none); its word count is what callers compare.
     """
     best, best_n = "", 0
+    if not script.WORD_RE.search(text):  # no Latin word anywhere
+        return best
     for line in _prose_lines(text):
         for seg in _SEG_SPLIT_RE.split(line):
             n = len(script.WORD_RE.findall(seg))
@@ -71,6 +87,8 @@ def longest_latin_span(text: str) -> str:
 def longest_han_span(text: str) -> str:
     """The longest run of Han characters (CJK punctuation and spaces allowed inside)."""
     best = ""
+    if not script.HAN_RE.search(text):  # no Han character anywhere
+        return best
     for line in _prose_lines(text):
         for m in _HAN_SPAN_RE.finditer(line):
             if script.han_count(m.group(0)) > script.han_count(best):
