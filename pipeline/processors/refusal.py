@@ -80,16 +80,15 @@ class Refusal(Stage):
         return dict(self.rules.get("ratio") or {})
 
     def setup(self) -> None:
-        self._det = Detector(self.rules)
-        self._intent = Intent(self.rules)
-
-    def _ready(self) -> None:
+        # Compiling the cue groups (regexes and prefilters) takes a while; a worker forked
+        # after the main process compiled them keeps them.
         if getattr(self, "_det", None) is None:
-            self.setup()
+            self._det = Detector(self.rules)
+            self._intent = Intent(self.rules)
 
     def assess(self, row: dict) -> tuple[Detection, list[tuple[str, str]]]:
         """Classify one row and list the checks it fails (``(check, detail)``)."""
-        self._ready()
+        self.setup()
         det = self._det.classify(row.get("instruction", ""), row.get("output", ""))
         hits: list[tuple[str, str]] = []
         if det.response_type != "refusal":
@@ -133,12 +132,12 @@ class Refusal(Stage):
 
     def fit_features(self, batch: Batch) -> list[tuple]:
         """The per-row part of ``fit``, which the engine may run in parallel."""
-        self._ready()
+        self.setup()
         max_chars = int(self._ratio.get("derived_max_instruction_chars", 200))
         return [self._features(row, max_chars) for row in iter_rows(batch)]
 
     def fit(self, batches: Iterable[Batch]) -> None:
-        self._ready()
+        self.setup()
         ratio = self._ratio
         langs = [str(x) for x in ratio.get("languages", ["en", "zh"])]
         injector = Injector(self.rules, self.seed)
@@ -203,7 +202,7 @@ class Refusal(Stage):
         return records
 
     def process(self, batch: Batch) -> tuple[Batch, list[Verdict]]:
-        self._ready()
+        self.setup()
         verdicts = []
         for i, row in enumerate(iter_rows(batch)):
             got = self._recall(_row_key(row)) if self.plain or self.found else None

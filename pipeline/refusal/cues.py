@@ -3,12 +3,17 @@
 Each group (``refusal``, ``clarification``, ...) holds ``{en: [...], zh: [...]}`` lists of
 regular-expression strings. Both languages are joined into one alternation: outputs
 often mix scripts (English product names in Chinese answers), and a Chinese cue can
-never match English text anyway, so there is no reason to pick a list first.
+never match English text anyway, so there is no reason to pick a list first. A group
+also carries a :class:`~pipeline.refusal.prefilter.Prefilter`, checked first when the
+text is given as a :class:`~pipeline.refusal.prefilter.Haystack`.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pipeline.refusal.prefilter import Haystack, Prefilter
 
 try:  # the regex parser is private; without it patterns simply go unguarded (see guard())
     import re._constants as _K
@@ -18,12 +23,16 @@ except ImportError:  # Python < 3.11
     import sre_parse as _P  # type: ignore[no-redef]
 
 #: Curly quotes and apostrophes folded before matching, so cue lists need only "'".
-_FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})
+_FOLD = ("\u2019", "\u2018", "\u02bc", "\uff07")
 
 
 def fold(text: str) -> str:
     """Fold apostrophe variants to ASCII "'" (length-preserving)."""
-    return text.translate(_FOLD)
+    if not text.isascii():
+        for ch in _FOLD:  # a few scans in C beat str.translate's per-character lookups
+            if ch in text:
+                text = text.replace(ch, "'")
+    return text
 
 
 _CATEGORIES = {_K.CATEGORY_WORD: r"\w", _K.CATEGORY_NOT_WORD: r"\W", _K.CATEGORY_DIGIT: r"\d",
@@ -119,16 +128,25 @@ def guard(pattern: str, flags: int) -> str:
     return f"(?={'|'.join(alts)})(?:{pattern})"
 
 
-def compile_group(block: Mapping[str, list] | None) -> re.Pattern | None:
+@dataclass(frozen=True)
+class CueGroup:
+    """One group's guarded alternation and the prefilter of its patterns (None: none)."""
+
+    regex: re.Pattern
+    prefilter: Prefilter | None
+
+
+def compile_group(block: Mapping[str, list] | None) -> CueGroup | None:
     """One case-insensitive alternation of every language's patterns (None when empty)."""
     pats = [p for lang in sorted(block or {}) for p in (block or {})[lang] or []]
     if not pats:
         return None
     joined = "|".join(f"(?:{p})" for p in pats)
-    return re.compile(guard(joined, re.IGNORECASE), re.IGNORECASE)
+    regex = re.compile(guard(joined, re.IGNORECASE), re.IGNORECASE)
+    return CueGroup(regex, Prefilter.build(pats, re.IGNORECASE))
 
 
-def compile_all(section: Mapping[str, Mapping[str, list]] | None) -> dict[str, re.Pattern | None]:
+def compile_all(section: Mapping[str, Mapping[str, list]] | None) -> dict[str, CueGroup | None]:
     """Compile every group of a rules section (``cues`` or ``intent``)."""
     return {name: compile_group(block) for name, block in (section or {}).items()}
 
@@ -139,18 +157,26 @@ def compile_all(section: Mapping[str, Mapping[str, list]] | None) -> dict[str, r
 EDGE_CHARS = 20_000
 
 
-def search(pat: re.Pattern | None, text: str) -> re.Match | None:
-    """``pat.search(text)`` that tolerates a missing group.
+def search(group: CueGroup | None, text: str | Haystack) -> re.Match | None:
+    """``group.regex.search(text)`` that tolerates a missing group.
 
-    A text over ``2 * EDGE_CHARS`` is searched in its first and last ``EDGE_CHARS`` only
-    (joined by a line break); match positions are then relative to that window, which
-    no caller uses on such long texts (they read the truth value and ``group(0)``).
+    Given a :class:`Haystack`, the group's prefilter is checked first; it only skips
+    texts the regex cannot match. A text over ``2 * EDGE_CHARS`` is searched in its
+    first and last ``EDGE_CHARS`` only (joined by a line break, and not prefiltered);
+    match positions are then relative to that window, which no caller uses on such
+    long texts (they read the truth value and ``group(0)``).
     """
-    if pat is None or not text:
+    if group is None:
+        return None
+    hay = text if isinstance(text, Haystack) else None
+    text = hay.text if hay is not None else text
+    if not text:
         return None
     if len(text) > 2 * EDGE_CHARS:
         text = text[:EDGE_CHARS] + "\n" + text[-EDGE_CHARS:]
-    return pat.search(text)
+    elif hay is not None and group.prefilter is not None and not group.prefilter.possible(hay):
+        return None
+    return group.regex.search(text)
 
 
 def problems(rules: Mapping) -> list[str]:

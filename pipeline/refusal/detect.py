@@ -19,18 +19,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.refusal.cues import compile_all, fold, search
+from pipeline.refusal.cues import compile_all, fold, guard, search
+from pipeline.refusal.prefilter import Haystack
 
 CLASSES = ("answer", "refusal", "clarification", "correction")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 _ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
 # Quoted spans: double quotes of every script, CJK corner brackets, and single-quoted
-# spans whose quotes are not apostrophes inside a word ("can't" stays intact).
-_QUOTED = re.compile(
-    r"\"[^\"\n]{1,400}\"|\u201c[^\u201d]{1,400}\u201d|\u300c[^\u300d]{1,400}\u300d"
-    r"|\u300e[^\u300f]{1,400}\u300f|(?<!\w)'(?:[^'\n]|(?<=\w)'(?=\w)){1,400}'(?!\w)"
-)
+# spans whose quotes are not apostrophes inside a word ("can't" stays intact). Guarded
+# by a lookahead on the opening quote, so positions without one are rejected at once.
+_QUOTES = (r"\"[^\"\n]{1,400}\"|\u201c[^\u201d]{1,400}\u201d|\u300c[^\u300d]{1,400}\u300d"
+           r"|\u300e[^\u300f]{1,400}\u300f|(?<!\w)'(?:[^'\n]|(?<=\w)'(?=\w)){1,400}'(?!\w)")
+_QUOTED = re.compile(guard(_QUOTES, 0))
 _SENTENCE_END = re.compile(r"[.!?。！？\n]")
 _QUESTION = re.compile(r"[?？]")
 
@@ -53,6 +54,11 @@ def text_len(text: str, lang: str) -> int:
     if lang == "zh":
         return len(_HAN.findall(text)) + len(_LATIN.sub("", _HAN.sub("", text)).split())
     return len(text.split())
+
+
+def _first_end(head: str) -> int:
+    """End of the first sentence of the head (sentence ends before position 8 do not count)."""
+    return m.end() if (m := _SENTENCE_END.search(head, 8)) else len(head)
 
 
 def strip_quotes(text: str) -> str:
@@ -88,9 +94,13 @@ class Detector:
         self.cfg = dict(rules.get("detect") or {})
         self.cues = compile_all(rules.get("cues"))
         self.min_score = float(self.cfg.get("min_score", 0.5))
+        self._consts: dict[tuple, float] = {}  # _c() results
 
     def _c(self, key: str, lang: str, default: float) -> float:
-        return _per_lang(self.cfg.get(key), lang, default)
+        got = self._consts.get((key, lang, default))
+        if got is None:
+            got = self._consts[key, lang, default] = _per_lang(self.cfg.get(key), lang, default)
+        return got
 
     def classify(self, instruction: str, output: str) -> Detection:
         """Classify one output given the instruction it answers."""
@@ -100,29 +110,29 @@ class Detector:
                                             "correction_score": 0.0})
         lang = script_lang(text) or "en"
         head = strip_quotes(text[: int(self._c("head_chars", lang, 300))])
-        n = text_len(text, lang)
-        first_end = (m.end() if (m := _SENTENCE_END.search(head, 8)) else len(head))
-        composed = bool(search(self.cues.get("composed_request"), fold(instruction or ""))
-                        or search(self.cues.get("salutation"), text))
+        hay = Haystack(head)  # shared by the cue groups' prefilters
+        ref = search(self.cues.get("refusal"), hay)
+        cla = search(self.cues.get("clarification"), hay)
+        cor = search(self.cues.get("correction"), hay)
+        # Length and composition only matter once a cue is found (most outputs have none).
+        n = text_len(text, lang) if ref or cla else 0
+        composed = bool(ref or cor) and self._composed(instruction, text)
         penalty = self._c("long_penalty", lang, 0.4)
 
-        ref = search(self.cues.get("refusal"), head)
         rs = 0.0
         if ref:
             rs = 1.0
             if text_len(text[ref.end():], lang) > self._c("long_words", lang, 160):
                 rs *= penalty
-            if composed and (n > self._c("composed_max", lang, 60) or ref.start() >= first_end):
+            if composed and (n > self._c("composed_max", lang, 60) or ref.start() >= _first_end(head)):
                 rs *= self._c("composed_penalty", lang, 0.2)
 
-        cla = search(self.cues.get("clarification"), head)
         cs = 0.0
         if cla:
             cs = 1.0 if _QUESTION.search(text) or re.search(r"\bplease\b|请", head, re.IGNORECASE) else 0.6
             if n > self._c("clarification_max", lang, 120):
                 cs *= penalty
 
-        cor = search(self.cues.get("correction"), head)
         ks = 0.0
         if cor:
             ks = 1.0
@@ -136,7 +146,7 @@ class Detector:
             return Detection("correction", cor.group(0), scores)
         if rs >= ok and cs >= ok:
             # "I can't summarise it without the text. Could you paste it?" asks, not declines.
-            asks = cla.start() < ref.start() or search(self.cues.get("missing_info"), head)
+            asks = cla.start() < ref.start() or search(self.cues.get("missing_info"), hay)
             return Detection("clarification", cla.group(0), scores) if asks else \
                 Detection("refusal", ref.group(0), scores)
         if rs >= ok:
@@ -144,6 +154,11 @@ class Detector:
         if cs >= ok:
             return Detection("clarification", cla.group(0), scores)
         return Detection("answer", "", scores)
+
+    def _composed(self, instruction: str, text: str) -> bool:
+        """Whether the instruction asks for a composition or the (folded) output reads as one."""
+        return bool(search(self.cues.get("composed_request"), Haystack(fold(instruction or "")))
+                    or search(self.cues.get("salutation"), text))
 
     def refusal_has_reason(self, output: str) -> bool:
         """Whether a refusal explains why it declines."""

@@ -22,6 +22,7 @@ from pipeline.refusal import seeds as S
 from pipeline.refusal.ratio import allocate
 
 _NON_WORD = re.compile(r"[\W_]+")
+_ASCII_NON_WORD = bytes(c for c in range(128) if not chr(c).isalnum())  # what _NON_WORD removes
 SOURCE_FILE = "<injected:refusal>"
 _KEY_CACHE: dict[tuple, frozenset] = {}
 
@@ -29,10 +30,11 @@ _KEY_CACHE: dict[tuple, frozenset] = {}
 def norm_key(text: str) -> int:
     """64-bit key of an instruction with case, width, spacing and punctuation removed."""
     text = text or ""
-    if not text.isascii():  # NFKC folds full-width letters and digits; ASCII needs no folding
-        text = unicodedata.normalize("NFKC", text)
-    t = _NON_WORD.sub("", text.lower())
-    return int.from_bytes(hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest(), "big")
+    if text.isascii():  # no folding needed, and the ASCII word characters left are [a-z0-9]
+        raw = text.lower().encode("ascii").translate(None, _ASCII_NON_WORD)
+    else:  # NFKC folds full-width letters and digits
+        raw = _NON_WORD.sub("", unicodedata.normalize("NFKC", text).lower()).encode("utf-8")
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.refusal.cues import compile_all, fold, search
+from pipeline.refusal.prefilter import Haystack
 
 
 class Intent:
@@ -29,7 +30,7 @@ class Intent:
         text = fold(prompt or "")
         benign = self.pats.get("benign_sense")
         if benign is not None:
-            text = benign.sub(lambda m: " " * len(m.group(0)), text)
+            text = benign.regex.sub(lambda m: " " * len(m.group(0)), text)
         m = search(self.pats.get("harmful"), text)
         return m.group(0) if m else ""
 
@@ -45,7 +46,7 @@ class Intent:
         ("the following article", "article") or ("以下文章", "文章").
         """
         pat = self.pats.get("needs_input")
-        m = search(pat, fold(instruction or ""))
+        m = search(pat, Haystack(fold(instruction or "")))
         if not m:
             return "", ""
         noun = next((g for g in m.groups() if g), "")

@@ -24,11 +24,22 @@ def _plain(block):
 def test_guarded_groups_match_exactly_like_plain_alternations(section):
     rules = stage_rules("refusal")
     for name, block in rules[section].items():
-        guarded, plain = C.compile_group(block), _plain(block)
+        guarded, plain = C.compile_group(block).regex, _plain(block)
         assert guarded.pattern.startswith("(?="), name  # the default cue lists are all guardable
         for t in TEXTS + [t[i:] for t in TEXTS for i in (1, 3)]:
             assert [(m.span(), m.groups()) for m in guarded.finditer(t)] == \
                    [(m.span(), m.groups()) for m in plain.finditer(t)], (name, t)
+
+
+def test_guarded_quote_blanking_is_the_plain_one():
+    from pipeline.refusal import detect as D
+
+    plain = re.compile(D._QUOTES)
+    assert D._QUOTED.pattern != D._QUOTES  # the guard applies
+    texts = TEXTS + ["He said 'I can't help you' and left.", "\u201cquoted\u201d and \u300cCJK\u300d \u300ealso\u300f",
+                     "it's Bob's 'x' \"y\" 'unclosed", "'a''b' \"\"", "x'y' 'z'w", "\"" + "a" * 500 + "\""]
+    for t in texts:
+        assert D.strip_quotes(t) == plain.sub(lambda m: " " * len(m.group(0)), t), t
 
 
 def test_guard_leaves_unanalysable_patterns_alone():
@@ -67,3 +78,9 @@ def test_process_after_fit_reuses_fit_results_and_matches_a_fresh_run():
     b2, v2 = fresh.process(from_rows(recs))
     assert v1 == v2 and b1 == b2
     assert b1["response_type"][0] == "refusal" and "refusal_over_refusal" in v1[0].flags
+
+
+def test_fold_maps_every_apostrophe_variant_and_nothing_else():
+    table = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\uff07", "'"))
+    for t in ["", "plain ascii 'x'", "I\u2019m \u2018so\u2019 sorry", "a\u02bcb\uff07c", "\u201cdouble\u201d stays", "中文\u2019"]:
+        assert C.fold(t) == t.translate(table) and len(C.fold(t)) == len(t), t
