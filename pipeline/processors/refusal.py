@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 from collections import Counter
 from collections.abc import Iterable
 from typing import ClassVar
@@ -141,7 +142,12 @@ class Refusal(Stage):
         ratio = self._ratio
         langs = [str(x) for x in ratio.get("languages", ["en", "zh"])]
         injector = Injector(self.rules, self.seed)
+        # Read the first batch before the serial candidate keys: an engine computing
+        # features in worker processes starts them on it, and they go on meanwhile.
+        batches = iter(batches)
+        first = next(batches, None)
         keys = injector.candidate_keys(langs)
+        batches = itertools.chain([first] if first is not None else [], batches)
         self._taken: set[int] = set()
         cap = int(ratio.get("max_candidates", 20000))
         max_chars = int(ratio.get("derived_max_instruction_chars", 200))
