@@ -92,7 +92,7 @@ class Quality(Stage):
         if not self.enabled("conflicting_answers"):
             return [()] * batch_len(batch)
         keys = [k for k in ("id", "system", "history", "instruction", "input", "output") if k in batch]
-        return [self.conflicts.features({k: batch[k][i] for k in keys}) for i in range(batch_len(batch))]
+        return self.conflicts.features([{k: batch[k][i] for k in keys} for i in range(batch_len(batch))])
 
     def fit(self, batches: Iterable[Batch]) -> None:
         """Index prompt -> output fingerprints to find conflicting duplicates."""

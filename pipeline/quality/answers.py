@@ -20,7 +20,6 @@ from pipeline.text import script
 _NORM_RE = re.compile(r"[\W_]+")
 # A list marker with nothing after it, on its own last line after earlier lines.
 _BARE_MARKER_RE = re.compile(r"\n\s*(?:\d{1,3}[.)、]|[-*•]|[一二三四五六七八九十]+、)\s*$")
-_ELLIPSIS_RE = re.compile(r"(?:\.\.\.|…)\s*$")
 # Bracket families; full- and half-width parentheses mix freely in Chinese text.
 _OPENERS, _CLOSERS = "([{（【《", ")]}）】》"
 _TERMINAL = ".!?。！？…"
@@ -47,8 +46,8 @@ def ends_inside_bracket(text: str) -> str:
     """The opener when the text ends inside an unclosed bracket (or ``` fence), else ""."""
     if text.count("```") % 2:
         return "```"
-    last_open = max(text.rfind(c) for c in _OPENERS)
-    if last_open < 0 or max(text.rfind(c) for c in _CLOSERS) > last_open:
+    last_open = max(map(text.rfind, _OPENERS))
+    if last_open < 0 or max(map(text.rfind, _CLOSERS)) > last_open:
         return ""
     if text.rstrip()[-1:] in _TERMINAL:
         return ""
@@ -107,8 +106,13 @@ class Answers:
     def _restate_sim(self, ctx: Ctx) -> float:
         # Only an output about as long as the question can be a mere restatement; a long
         # answer that starts by repeating the question is fine.
-        n_out, n_ins = len(ctx.toks), len(ctx.ins_toks)
-        if n_out < int(self.restate.get("min_tokens", 4)) or not n_ins or self.restate_exempt_re.search(ctx.instruction):
+        n_out = len(ctx.toks)
+        # The instruction has at most one token per character: a longer output is already
+        # too long, without tokenising the instruction.
+        if n_out < int(self.restate.get("min_tokens", 4)) or n_out > 1.2 * len(ctx.instruction):
+            return 0.0
+        n_ins = len(ctx.ins_toks)
+        if not n_ins or self.restate_exempt_re.search(ctx.instruction):
             return 0.0
         if not 0.6 * n_ins <= n_out <= 1.2 * n_ins:
             return 0.0
@@ -127,6 +131,7 @@ class Answers:
         return sm.ratio() if sum(new.values()) <= int(self.restate.get("max_new_tokens", 0)) else 0.0
 
     def _truncated(self, ctx: Ctx, out: str) -> str:
+        """Why the stripped, non-empty output ``out`` looks cut off, or ""."""
         u = ends_inside_bracket(out)
         if u == "```" or (u and not ctx.codeish):
             return f"ends inside an unclosed {u}"
@@ -139,6 +144,6 @@ class Answers:
             word = self.dangling_re.ends_with(tail)
             if word:
                 return f"ends mid-sentence on {word!r}"
-        if _ELLIPSIS_RE.search(out) and len(ctx.toks) >= int(self.trunc.get("ellipsis_min_tokens", 30)):
+        if out.endswith(("...", "…")) and len(ctx.toks) >= int(self.trunc.get("ellipsis_min_tokens", 30)):
             return "ends with an ellipsis"
         return ""

@@ -5,15 +5,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from pipeline.quality.lexicon import trie_regex
 from pipeline.text import script
 
 # Cues that a record is about code: symbol ratios and escapes mean nothing there.
-_CODE_CUE_RE = re.compile(
-    r"(?<![A-Za-z])(?:code|program|function|script|python|java(?:script)?|c\+\+|sql|query|regex|"
-    r"regular expression|html|css|json|xml|class|method|algorithm|api|bash|shell|scratch|"
-    r"compile|variable|array|loop)(?![A-Za-z])|代码|程序|函数|编程|脚本|算法|正则|转义|换行符",
-    re.I,
-)
+# English words stand between non-letters, case-insensitively.
+_CODE_WORDS = ("code", "program", "function", "script", "python", "java", "javascript", "c++", "sql", "query",
+               "regex", "regular expression", "html", "css", "json", "xml", "class", "method", "algorithm",
+               "api", "bash", "shell", "scratch", "compile", "variable", "array", "loop")
+_CODE_CUE_RE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(map(re.escape, _CODE_WORDS)) + r")(?![A-Za-z])"
+                          r"|代码|程序|函数|编程|脚本|算法|正则|转义|换行符", re.I)
+# The same test for lower-cased ASCII text, as a trie that ``re`` can skip through in C
+# (a case-insensitive pattern is tried at every position).
+_CODE_CUE_ASCII_RE = trie_regex([(w, True, True) for w in _CODE_WORDS], word_class="[a-z]")
 _CODE_LINE_RE = re.compile(r"^\s*(?:def |class |import |from \S+ import|for .*:|if .*:|return\b|#include|"
                            r"public |private |function\b|var |let |const |SELECT |<\w+[^>]*>|\}|\{|"
                            r"[A-Za-z_][\w.\[\]]*\s*=\s*[^=\s]|[A-Za-z_][\w.]*\(.*\)[,;]?\s*$)")
@@ -53,7 +57,7 @@ class Ctx:
             # Quality must work without the language stage: fall back to the script.
             lang = "zh" if script.han_count(out) >= 0.3 * max(1, len(toks)) else "en"
         prose = script.strip_code(out)
-        codeish = "```" in out or _code_lines(out) >= 2 or bool(_CODE_CUE_RE.search(ins[:2000]))
+        codeish = "```" in out or _code_lines(out) >= 2 or _code_cue(ins[:2000])
         return cls(ins, inp, out, lang, f"{ins}\n{inp}", prose, toks, codeish, row.get("response_type") or "")
 
     @property
@@ -63,6 +67,13 @@ class Ctx:
         if toks is None:
             toks = self.__dict__["_ins_toks"] = script.tokens(self.instruction)
         return toks
+
+
+def _code_cue(text: str) -> bool:
+    """Whether the text names a programming concept (see ``_CODE_WORDS``)."""
+    if text.isascii():  # case-insensitive = lower-cased there
+        return _CODE_CUE_ASCII_RE.search(text.lower()) is not None
+    return _CODE_CUE_RE.search(text) is not None
 
 
 def _code_lines(text: str) -> int:

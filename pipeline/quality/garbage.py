@@ -20,7 +20,9 @@ _SPACE_RE = re.compile(r"\s+")
 # punctuation, general punctuation (U+2010-205E), arrows/math (U+2190-22FF), CJK
 # punctuation and full-width forms.
 _SYMBOL_RE = re.compile(r"[#$^&@~`\\|]|[^\w\s\x00-\x7f\u00a0-\u00bf\u00d7\u00f7\u2010-\u205e\u2190-\u22ff\u3000-\u303f\uff00-\uffef]")
-_ASCII_SYMBOLS = "#$^&@~`\\|"
+_ASCII_SYMBOL_BYTES = b"#$^&@~`\\|"
+# The ASCII characters str.split() treats as whitespace.
+_ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())
 _TABLE_ROW_RE = re.compile(r"^\s*\|.*$", re.M)
 # A UTF-8 lead byte read as cp1252/latin-1, followed by continuation-byte characters.
 _CP1252_CONT = "\u0080-\u00bf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u017d\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178"
@@ -34,11 +36,12 @@ def symbol_ratio(text: str) -> tuple[float, int]:
     """Share of non-space characters that are symbols, and the non-space character count."""
     if "|" not in text and text.isascii():
         # ASCII without table rows: only the ASCII junk symbols can count, and the
-        # symbol pattern never matches whitespace, so count on the text itself.
-        n = sum(map(len, text.split()))
+        # symbol pattern never matches whitespace, so count bytes of the text itself.
+        raw = text.encode()
+        n = len(raw.translate(None, _ASCII_SPACE))
         if not n:
             return 0.0, 0
-        return sum(map(text.count, _ASCII_SYMBOLS)) / n, n
+        return (len(raw) - len(raw.translate(None, _ASCII_SYMBOL_BYTES))) / n, n
     body = _SPACE_RE.sub("", _TABLE_ROW_RE.sub("", text) if "|" in text else text)
     if not body:
         return 0.0, 0

@@ -57,8 +57,12 @@ def lowered(text: str) -> str:
     return low
 
 
-def _trie_regex(items: list[tuple[str, bool, bool]]) -> re.Pattern | None:
-    """One pattern that matches at a position iff some phrase (with its boundaries) does."""
+def trie_regex(items: list[tuple[str, bool, bool]], word_class: str = _WORD_CLASS) -> re.Pattern | None:
+    """One pattern that matches at a position iff some phrase (with its boundaries) does.
+
+    ``items``: ``(phrase, needs left boundary, needs right boundary)``; a boundary is a
+    character outside ``word_class`` (or the end of the text).
+    """
     if not items:
         return None
     trie: dict = {}
@@ -68,7 +72,7 @@ def _trie_regex(items: list[tuple[str, bool, bool]]) -> re.Pattern | None:
             node = node.setdefault(ch, {})
         # The end marker holds one assertion per phrase ending here (duplicates of one
         # phrase with different boundary flags can share a node).
-        node.setdefault("", set()).add(_end_assertion(len(p), left, right))
+        node.setdefault("", set()).add(_end_assertion(len(p), left, right, word_class))
 
     def build(node: dict) -> str:
         alts = [re.escape(ch) + build(child) for ch, child in sorted((k, v) for k, v in node.items() if k)]
@@ -82,13 +86,13 @@ def _trie_regex(items: list[tuple[str, bool, bool]]) -> re.Pattern | None:
     return re.compile(build(trie), re.S)
 
 
-def _end_assertion(n: int, left: bool, right: bool) -> str:
+def _end_assertion(n: int, left: bool, right: bool, word_class: str) -> str:
     out = ""
     if left:
         # At the phrase's end: the character before its start is not a word character.
-        out += f"(?<!{_WORD_CLASS}.{{{n}}})"
+        out += f"(?<!{word_class}.{{{n}}})"
     if right:
-        out += f"(?!{_WORD_CLASS})"
+        out += f"(?!{word_class})"
     return out
 
 
@@ -113,7 +117,7 @@ class PhraseSet:
         # Empty phrases (a lone "*") match everywhere; the trie cannot express them, so
         # such a set keeps the plain scan.
         self._plain = any(not p for p, _, _ in self.items)
-        self._rx = None if self._plain else _trie_regex(self.items)
+        self._rx = None if self._plain else trie_regex(self.items)
         by_first: dict[str, list[tuple[str, bool, bool]]] = {}
         for it in self.items:
             if it[0]:
@@ -166,6 +170,22 @@ class PhraseSet:
             if low.startswith(p, i) and self._bounded(low, i, j, left, right):
                 return Hit(text[i:j], i, j)
         raise AssertionError("phrase regex and phrase list disagree")  # pragma: no cover
+
+    def contains(self, text: str) -> bool:
+        """Whether any phrase occurs in ``text`` (``search`` without building the hit)."""
+        if not self.items or not text:
+            return False
+        if self._plain:
+            return self.search(text) is not None
+        return self._rx.search(lowered(text)) is not None
+
+    @classmethod
+    def union(cls, sets: Iterable[PhraseSet]) -> PhraseSet:
+        """One set holding every phrase of ``sets``: it hits wherever one of them does."""
+        merged = cls(())
+        merged.items = sorted({it for s in sets for it in s.items}, key=lambda it: (-len(it[0]), it))
+        merged._setup()
+        return merged
 
     def findall(self, text: str) -> list[str]:
         """Every occurrence (overlaps between different phrases included)."""

@@ -9,7 +9,7 @@ import re
 from typing import Any, Mapping
 
 from pipeline.quality.context import Ctx
-from pipeline.quality.lexicon import compile_phrases
+from pipeline.quality.lexicon import PhraseSet, compile_phrases
 
 # Sentence pieces: text up to and including a terminator (Western or CJK) or a line end.
 _SENT_RE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？]+[\"”’)）]*|\n|$)")
@@ -32,9 +32,13 @@ class Phrases:
         self.boiler_re = compile_phrases(rules.get("boilerplate") or {})
         self.leak_re = compile_phrases(rules.get("identity_leaks") or {})
         self.toxic_re = compile_phrases(rules.get("toxic") or {})
+        # Most outputs hold none of these phrases: one scan for all three lists says so.
+        self.any_re = PhraseSet.union((self.boiler_re, self.leak_re, self.toxic_re))
 
     def __call__(self, ctx: Ctx) -> tuple[dict, list]:
         hits = []
+        if not self.any_re.contains(ctx.output):
+            return {"boilerplate": 0.0, "identity_leak": 0.0, "toxic": 0.0}, hits
         b = self.boiler_re.search(ctx.output)
         if b:
             hits.append(("boilerplate", f"AI boilerplate {b.group(0)!r}"))

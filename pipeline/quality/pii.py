@@ -65,16 +65,19 @@ class Pii:
         """PII spans ``(kind, start, end)`` in ``text``, non-overlapping, in text order."""
         if not text:
             return []
+        # Every pattern but two needs four digits in a row (IDs, cards, most phones); an
+        # email needs "@", the international phone a "+", an IP a digit-dot-digit. These
+        # cheap tests skip the patterns on most text.
+        run4 = _DIGITS4_RE.search(text) is not None
+        ip = "." in text and _IP_GUARD_RE.search(text) is not None
+        if not (run4 or ip or "@" in text or "+" in text):
+            return []
         spans: list[tuple[str, int, int]] = []
         if "@" in text:
             for m in _EMAIL_RE.finditer(text):
                 dom = m.group(1).lower()
                 if dom not in self.domains and not any(dom.endswith("." + d) for d in self.domains):
                     spans.append(("email", m.start(), m.end()))
-        # Every pattern but two needs four digits in a row (IDs, cards, most phones); the
-        # international phone needs a "+", an IP needs dots. These cheap tests skip the
-        # patterns on most text.
-        run4 = _DIGITS4_RE.search(text) is not None
         if run4:
             for m in _ID_RE.finditer(text):
                 if cn_id_valid(m.group(0)):
@@ -86,7 +89,7 @@ class Pii:
         for rx, needs in _PHONE_GUARDED:
             if run4 if needs == "4" else needs in text:
                 spans += [("phone", m.start(), m.end()) for m in rx.finditer(text) if not _fictional(m.group(0))]
-        if "." in text and _IP_GUARD_RE.search(text) is not None:
+        if ip:
             for m in _IP_RE.finditer(text):
                 # "1.2.3.4" is a version string far more often than an address.
                 if not m.group(0).startswith(self.ip_prefixes) and len(m.group(0)) > 7:

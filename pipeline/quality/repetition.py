@@ -46,8 +46,11 @@ def ngram_repetition(toks: list[str], n: int) -> float:
         return 0.0
     if len(set(toks)) == len(toks):  # no token repeats, so no n-gram does
         return 0 / total
-    counts = Counter(script.ngrams(toks, n))
-    return sum(c for c in counts.values() if c > 1) / total
+    grams = list(script.ngrams(toks, n))
+    if len(set(grams)) == total:  # the common case: counting is not needed
+        return 0 / total
+    # Positions covered by a repeated n-gram: all but those of the n-grams seen once.
+    return (total - list(Counter(grams).values()).count(1)) / total
 
 
 def compression_ratio(text: str, max_chars: int = 20_000) -> float:
