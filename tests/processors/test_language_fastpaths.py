@@ -242,3 +242,15 @@ def test_configured_translation_cues():
     assert match("Please answer IN ENGLISH")
     assert not match("Write a poem about the sea")
     assert not match("写一首关于大海的诗")
+
+
+def test_ascii_tokens_equal_the_unicode_token_pattern():
+    """script.tokens takes a plain-ASCII pattern for ASCII text; it must tokenise identically."""
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(128)]
+    texts = ["don't stop_now 3.14 e-mail x''y 'quoted' it's-a _under_ snake_case A1b2", "\x00\x7f\t\n", ""]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80))) for _ in range(3000)]
+    for t in texts:
+        assert script.tokens(t) == script.TOKEN_RE.findall(t), t
+        assert script.token_count(t) == len(script.TOKEN_RE.findall(t))
+    assert script.tokens("中文 words 한국어") == script.TOKEN_RE.findall("中文 words 한국어")
