@@ -16,6 +16,7 @@ conversation, different meta or lang) is left out, so ``process`` re-tags it.
 from __future__ import annotations
 
 import hashlib
+import operator
 from array import array
 from collections.abc import Sequence
 
@@ -23,8 +24,12 @@ import numpy as np
 
 from pipeline.diversity.tagger import Tags
 
+# Column order of ``codes`` and ``values`` (``get`` spells it out per field).
 CATEGORICAL = ("task", "task_rule", "task_subtype", "domain", "bucket", "verb", "obj", "lang")
 NUMERIC = (("complexity", 4), ("task_confidence", 3))  # field, digits the tagger rounds to
+_CX_DIGITS, _CONF_DIGITS = (d for _, d in NUMERIC)
+_CATEGORICAL_OF = operator.attrgetter(*CATEGORICAL)
+_NUMERIC_OF = operator.attrgetter(*(f for f, _ in NUMERIC))
 KEY_BYTES = 12
 
 
@@ -69,8 +74,11 @@ class TagCache:
     def add(self, rid: str, tags: Tags) -> None:
         """Remember the tags of one row (call before ``freeze``)."""
         key = digest(rid)
-        codes = [self._code(getattr(tags, f)) for f in CATEGORICAL]
-        vals = [getattr(tags, f) for f, _ in NUMERIC]
+        cat = _CATEGORICAL_OF(tags)
+        codes = list(map(self._intern.get, cat))
+        if None in codes:  # a string not seen before
+            codes = [self._code(v) for v in cat]
+        vals = list(_NUMERIC_OF(tags))
         row = self._rows.get(key)
         if row is not None:
             # Same id again: fine when the tags agree, unusable when they do not.
@@ -109,17 +117,12 @@ class TagCache:
         hit = self.keys[pos] == want
         out: list[Tags | None] = []
         s = self.strings
-        for h, p in zip(hit.tolist(), pos.tolist()):
-            if not h:
-                out.append(None)
-                continue
-            c = self.codes[p].tolist()
-            v = self.values[p].tolist()
-            cat = dict(zip(CATEGORICAL, (s[i] for i in c)))
-            num = {f: round(x, d) for (f, d), x in zip(NUMERIC, v)}
-            out.append(Tags(task=cat["task"], task_rule=cat["task_rule"], task_confidence=num["task_confidence"],
-                            task_subtype=cat["task_subtype"], domain=cat["domain"], complexity=num["complexity"],
-                            bucket=cat["bucket"], verb=cat["verb"], obj=cat["obj"], lang=cat["lang"]))
+        # One conversion per batch; then per row only string lookups (see CATEGORICAL, NUMERIC).
+        codes, values = self.codes[pos].tolist(), self.values[pos].tolist()
+        for h, c, v in zip(hit.tolist(), codes, values):
+            out.append(Tags(task=s[c[0]], task_rule=s[c[1]], task_confidence=round(v[1], _CONF_DIGITS),
+                            task_subtype=s[c[2]], domain=s[c[3]], complexity=round(v[0], _CX_DIGITS),
+                            bucket=s[c[4]], verb=s[c[5]], obj=s[c[6]], lang=s[c[7]]) if h else None)
         return out
 
     def __getstate__(self) -> dict:

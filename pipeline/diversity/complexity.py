@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.diversity.text import (
-    TEXT_WORDS,
     list_items,
     literal_clauses,
     literal_test,
     lowercase_safe,
+    needs_non_ascii,
     units,
+    word_set,
 )
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s|^\s*\*\*[^*\n]{2,60}\*\*\s*$", re.MULTILINE)
@@ -51,16 +52,19 @@ def _log_sat(x: float, full: float) -> float:
 
 
 def _rx(block: Mapping[str, Any] | None) -> list[tuple]:
-    """(literal test or None, compiled pattern) per pattern (see ``text.literal_clauses``).
+    """(needs non-ASCII text, literal test or None, compiled pattern) per pattern (see
+    ``text.literal_clauses``).
 
     Matched against lowercased text; IGNORECASE (slow) only for patterns with uppercase
-    literals. A text that fails the literal test has no match, so the pattern is skipped.
+    literals. A text that fails the literal test has no match, so the pattern is skipped;
+    so is a pattern that needs a non-ASCII literal, in ASCII text.
     """
     block = block or {}
     out = []
     for p in (block.get("en") or []) + (block.get("zh") or []):
         flags = 0 if lowercase_safe(p) else re.IGNORECASE
-        out.append((literal_test(literal_clauses(p, flags)), re.compile(p, flags)))
+        clauses = literal_clauses(p, flags)
+        out.append((needs_non_ascii(clauses), literal_test(clauses), re.compile(p, flags)))
     return out
 
 
@@ -91,11 +95,17 @@ class ComplexityScorer:
 
     def __init__(self, cfg: Mapping[str, Any]):
         self.weights = {k: float((cfg.get("weights") or {}).get(k, 0.0)) for k in TERMS}
-        self.full = dict(cfg.get("saturation") or {})
+        self._total_w = sum(self.weights.values()) or 1.0
+        f = cfg.get("saturation") or {}
+        self._sat_at = {k: float(f.get(k, d)) for k, d in (  # where each term reaches 1.0
+            ("instruction_units", 80), ("constraints", 4), ("reasoning_cues", 2), ("output_units", 400),
+            ("output_structure", 8), ("turns", 4))}
         b = cfg.get("buckets") or {}
         self.medium, self.hard = float(b.get("medium", 0.3)), float(b.get("hard", 0.6))
-        self._constraints = _rx(cfg.get("constraint_patterns"))
-        self._reasoning = _rx(cfg.get("reasoning_patterns"))
+        # Per text kind: the patterns for ASCII text (True) and for any text (False).
+        cons, reason = _rx(cfg.get("constraint_patterns")), _rx(cfg.get("reasoning_patterns"))
+        self._constraints = {a: [(t, rx) for wide, t, rx in cons if not (a and wide)] for a in (True, False)}
+        self._reasoning = {a: [(t, rx) for wide, t, rx in reason if not (a and wide)] for a in (True, False)}
 
     def bucket(self, score: float) -> str:
         """easy / medium / hard by the configured edges."""
@@ -116,16 +126,17 @@ class ComplexityScorer:
             out_units: ``units(output)`` when the caller has it already (else computed here).
             out_items: ``list_items(output)`` likewise.
         """
-        f = self.full
+        f = self._sat_at
         n_instr = units(instruction) + units(input_) / 2
         low = instruction.lower()
-        words = set(TEXT_WORDS.findall(low))
+        words = word_set(low)
         n_cons = requirements
-        for test, rx in self._constraints:
+        ascii = low.isascii()
+        for test, rx in self._constraints[ascii]:
             if test is None or test(low, words):
                 n_cons += len(rx.findall(low))
         n_reason = 0
-        for test, rx in self._reasoning:
+        for test, rx in self._reasoning[ascii]:
             if (test is None or test(low, words)) and rx.search(low):
                 n_reason += 1
         n_out = units(output) if out_units is None else out_units
@@ -133,15 +144,13 @@ class ComplexityScorer:
         if "#" in output or "**" in output:  # each heading form needs one of them
             n_struct += len(_HEADING.findall(output))
         terms = {
-            "instruction": _log_sat(n_instr, float(f.get("instruction_units", 80))),
-            "constraints": _sat(n_cons, float(f.get("constraints", 4))),
-            "reasoning": _sat(n_reason, float(f.get("reasoning_cues", 2))),
-            "output": 0.7 * _log_sat(n_out, float(f.get("output_units", 400)))
-            + 0.3 * _sat(n_struct, float(f.get("output_structure", 8))),
-            "turns": _sat(history_len, float(f.get("turns", 4))),
+            "instruction": _log_sat(n_instr, f["instruction_units"]),
+            "constraints": _sat(n_cons, f["constraints"]),
+            "reasoning": _sat(n_reason, f["reasoning_cues"]),
+            "output": 0.7 * _log_sat(n_out, f["output_units"]) + 0.3 * _sat(n_struct, f["output_structure"]),
+            "turns": _sat(history_len, f["turns"]),
         }
-        total_w = sum(self.weights.values()) or 1.0
-        s = round(sum(self.weights[k] * terms[k] for k in TERMS) / total_w, 4)
+        s = round(sum(self.weights[k] * terms[k] for k in TERMS) / self._total_w, 4)
         feats = {"instruction_units": n_instr, "constraints": n_cons, "reasoning_cues": n_reason,
                  "output_units": n_out, "output_structure": n_struct, "turns": history_len}
         return Complexity(s, self.bucket(s), feats)

@@ -8,10 +8,14 @@ than ``min_hits`` hits give ``other``.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping
 from typing import Any
 
+from pipeline.diversity.text import ascii_runs, run_table
+
 _WORDS = re.compile(r"[a-z0-9+#]+(?:['’][a-z]+)?")
+_WORD_RUNS = run_table(string.ascii_lowercase + string.digits + "+#")
 
 
 class DomainTagger:
@@ -44,23 +48,36 @@ class DomainTagger:
         """Hit counts per domain in ``text``."""
         counts: dict[str, int] = {}
         low = text.lower()
-        words = _WORDS.findall(low)
+        if low.isascii() and "'" not in low:
+            words = ascii_runs(low, _WORD_RUNS)  # then the words are runs of _WORDS' characters
+        else:
+            words = _WORDS.findall(low)
+        en = self._en
+        if self._heads.isdisjoint(words):
+            # No phrase can start here: every word stands alone (the common case).
+            for name in filter(None, map(en.get, words)):
+                counts[name] = counts.get(name, 0) + 1
+        else:
+            self._count_with_phrases(words, counts)
+        if self._zh_rx is not None and (self._zh_ascii or not text.isascii()):
+            for m in self._zh_rx.findall(text):
+                name = self._zh[m]
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def _count_with_phrases(self, words: list[str], counts: dict[str, int]) -> None:
+        """Count English hits left to right; a two-word phrase ("machine learning")
+        outranks its single words and consumes both."""
         en, heads = self._en, self._heads
         i, n = 0, len(words)
         while i < n:
             w = words[i]
-            # A two-word phrase ("machine learning") outranks its single words.
             name = en.get(f"{w} {words[i + 1]}") if i + 1 < n and w in heads else None
             step = 2 if name else 1
             name = name or en.get(w)
             if name:
                 counts[name] = counts.get(name, 0) + 1
             i += step
-        if self._zh_rx is not None and (self._zh_ascii or not text.isascii()):
-            for m in self._zh_rx.findall(text):
-                name = self._zh[m]
-                counts[name] = counts.get(name, 0) + 1
-        return counts
 
     def tag(self, text: str) -> tuple[str, int]:
         """The winning domain and its hit count (``other`` below ``min_hits``)."""

@@ -20,11 +20,13 @@ character trigrams in Chinese. Only the first ``scan_chars`` of each side are re
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 
-from pipeline.diversity.text import comma_items, list_items
+from pipeline.diversity.text import ascii_runs, comma_items, list_items, run_table
 
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]|[a-z0-9]+")
+_TOKEN_RUNS = run_table(string.ascii_lowercase + string.digits)  # _TOKEN on lowercased ASCII text
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|[。！？；\n]+")
 _ITEM_SPLIT = re.compile(r"\n+|[,，、;；]")
 _MARKER = re.compile(r"^\s*(?:[-*•·]|\d{1,3}[.)、:]|[一二三四五六七八九十]+[、.])\s*")
@@ -55,7 +57,11 @@ class Grounding:
 
 def tokens(text: str) -> list[str]:
     """Lowercased word tokens, one token per CJK character."""
-    return _TOKEN.findall(text.lower())
+    return _lowered_tokens(text.lower())
+
+
+def _lowered_tokens(low: str) -> list[str]:
+    return ascii_runs(low, _TOKEN_RUNS) if low.isascii() else _TOKEN.findall(low)
 
 
 def _trigrams(toks: list[str]) -> set[tuple[str, str, str]]:
@@ -82,7 +88,10 @@ def measure(input_: str, output: str, scan_chars: int = 2000, sentence_overlap: 
         The measurements; all shares are 0.0 when either side is empty.
     """
     inp, out = input_[:scan_chars], output[:scan_chars]
-    ti, to = tokens(inp), tokens(out)
+    low_in = inp.lower()
+    # The input's tokens, sentence by sentence: no token spans a sentence break.
+    sentences = [_lowered_tokens(s) for s in _SENTENCE.split(low_in)]
+    ti, to = [t for s in sentences for t in s], tokens(out)
     if not ti or not to:
         return Grounding(len(ti), len(to), 0.0, 0.0, 0.0, 0.0, 0, 0, 0.0)
     gi, go = _trigrams(ti), _trigrams(to)
@@ -91,8 +100,8 @@ def measure(input_: str, output: str, scan_chars: int = 2000, sentence_overlap: 
     cover = shared / len(gi) if gi else 0.0
     out_set = set(to)
     sents = drawn = 0
-    for s in _SENTENCE.split(inp):
-        content = [t for t in tokens(s) if t not in _STOP]
+    for toks in sentences:
+        content = [t for t in toks if t not in _STOP]
         if len(content) < 3:
             continue
         sents += 1
@@ -103,7 +112,6 @@ def measure(input_: str, output: str, scan_chars: int = 2000, sentence_overlap: 
     if n_items < 3 and len(to) <= 60:
         # A short comma-separated enumeration is a list too (prose with commas is not).
         n_items = max(n_items, comma_items(out))
-    low_in = inp.lower()
     short = [p for p in items if len(p) <= 80]
     in_input = sum(p.lower() in low_in for p in short) / len(short) if short else 0.0
     return Grounding(len(ti), len(to), round(len(to) / len(ti), 4), round(copy, 4), round(cover, 4),

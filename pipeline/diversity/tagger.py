@@ -17,6 +17,9 @@ from pipeline.diversity.task import TaskClassifier
 from pipeline.diversity.text import guess_lang, list_items, units
 from pipeline.diversity.verbobj import VerbObject
 
+# The record fields ``Tagger.tag`` reads.
+READS = ("instruction", "input", "output", "history", "meta", "response_type", "system", "lang")
+
 
 @dataclass(frozen=True)
 class Tags:
@@ -49,8 +52,29 @@ def requirement_count(meta: Mapping[str, Any]) -> int:
     return len(reqs) if isinstance(reqs, list) else 0
 
 
+_BUILT: dict[str, Tagger] = {}  # rules content -> tagger, see tagger_for()
+_BUILT_MAX = 4
+
+
+def tagger_for(rules: Mapping[str, Any], taxonomy: Mapping[str, Any]) -> Tagger:
+    """The tagger of these rules, built once per process (and inherited by forked workers).
+
+    A stage is copied to workers and set up again in each, and a run may set up the
+    same stage for ``fit`` and for ``process``; compiling the rules is the costly part of
+    setting up, and the result depends only on their content, so it is kept by content.
+    A tagger holds no state that changes its results, so copies can share one.
+    """
+    key = repr((rules, taxonomy))  # plain YAML data: equal reprs, equal rules
+    tagger = _BUILT.get(key)
+    if tagger is None:
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.clear()
+        tagger = _BUILT[key] = Tagger(rules, taxonomy)
+    return tagger
+
+
 class Tagger:
-    """Compiled classifiers of the stage; build once per worker (in ``setup``)."""
+    """Compiled classifiers of the stage; build once per process (see ``tagger_for``)."""
 
     def __init__(self, rules: Mapping[str, Any], taxonomy: Mapping[str, Any]):
         # jieba is loaded lazily by the verb-object tagger on the first Chinese

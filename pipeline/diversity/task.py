@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.diversity.grounding import Grounding, measure
-from pipeline.diversity.text import TEXT_WORDS, Searcher, comma_items, list_items, lowercase_safe, units
+from pipeline.diversity.text import Searcher, comma_items, list_items, lowercase_safe, units, word_set
 
 FIELDS = ("instruction", "input", "output", "prompt")
 GROUNDING = tuple(Grounding.__dataclass_fields__)
@@ -125,31 +125,7 @@ class TaskClassifier:
                 id=r["id"], task=r["task"], weight=float(r.get("weight", 1.0)),
                 field=r.get("field", "instruction"), input=r.get("input", "any"),
                 subtype=r.get("subtype", ""), regex=rx))
-        # The rules that apply with / without an input, in taxonomy order, flattened for
-        # the hot loop: (rule, field, parts for ASCII text, parts for other text).
-        # Each pattern part gated by a word clause gets an id; ``_gates`` maps a word to the
-        # ids it opens, so one pass over a text's words finds every gate it passes.
-        gates: dict[str, set[int]] = {}
-        split: dict[str, tuple[list, list]] = {}
-        for r in self.rules:
-            ascii_parts, all_parts = [], []
-            for gate, rest, rx, wide in r.regex.split:
-                pid = -1
-                if gate is not None:
-                    pid = len(split) * 1000 + len(all_parts)
-                    for w in gate:
-                        gates.setdefault(w, set()).add(pid)
-                part = (pid, rest, rx)
-                all_parts.append(part)
-                if not wide:
-                    ascii_parts.append(part)
-            split[r.id + f"#{len(split)}"] = (ascii_parts, all_parts)
-        self._gates = {w: frozenset(ids) for w, ids in gates.items()}
-        parts = list(split.values())
-        self._plan = {
-            has: [(r, r.field, *parts[i]) for i, r in enumerate(self.rules)
-                  if not ((r.input == "present" and not has) or (r.input == "absent" and has))]
-            for has in (False, True)}
+        self._index_parts()
         q = tax.get("question") or {}
         self.question = _compile((q.get("en") or []) + (q.get("zh") or []))
         self.structure: dict[str, dict] = {k: dict(v) for k, v in (tax.get("structure") or {}).items()}
@@ -166,6 +142,42 @@ class TaskClassifier:
                       tuple((k, float(v)) for k, v in (c.get("min") or {}).items()),
                       tuple((k, float(v)) for k, v in (c.get("max") or {}).items()))
             for c in g.get("cues") or []]
+
+    def _index_parts(self) -> None:
+        """Index the rules' pattern parts (see ``text.Searcher.split``) for ``classify``.
+
+        ``_parts`` lists every part in taxonomy order: (rule index, field, rest test,
+        regex). ``_index`` maps (has input, field, text is ASCII) to the parts that apply
+        there: those without a word gate (always tested) and, per gate word, those it
+        opens. A text then needs one set intersection with its words to find its
+        candidates, instead of a test per part.
+        """
+        self._parts: list[tuple[int, str, Any, re.Pattern]] = []
+        gated: list[tuple[int, frozenset | None, bool]] = []  # (part id, gate, needs non-ASCII text)
+        for ri, r in enumerate(self.rules):
+            for gate, rest, rx, wide in r.regex.split:
+                gated.append((len(self._parts), gate, wide))
+                self._parts.append((ri, r.field, rest, rx))
+        self._index: dict[tuple[bool, str, bool], tuple[tuple[int, ...], dict[str, tuple[int, ...]], frozenset]] = {}
+        for has in (False, True):
+            for field in FIELDS:
+                for ascii in (False, True):
+                    always: list[int] = []
+                    opens: dict[str, list[int]] = {}
+                    for pid, gate, wide in gated:
+                        r = self.rules[self._parts[pid][0]]
+                        if r.field != field or (ascii and wide) or \
+                                (r.input == "present" and not has) or (r.input == "absent" and has):
+                            continue
+                        if gate is None:
+                            always.append(pid)
+                        else:
+                            for w in gate:
+                                opens.setdefault(w, []).append(pid)
+                    if always or opens:
+                        self._index[(has, field, ascii)] = (tuple(always), {w: tuple(v) for w, v in opens.items()},
+                                                            frozenset(opens))
+        self._prompt = any(field == "prompt" for _h, field, _a in self._index)
 
     def _cue(self, name: str) -> dict | None:
         return self.structure.get(name)
@@ -195,7 +207,8 @@ class TaskClassifier:
         # Lowercased once: patterns are compiled for lowercased text (see _compile).
         texts = {"instruction": instruction[:cut].lower(), "input": input_[:cut].lower(),
                  "output": output[:self.output_scan_chars].lower()}
-        texts["prompt"] = "\n".join(t for t in (system[:cut].lower(), texts["instruction"], texts["input"]) if t)
+        if self._prompt:
+            texts["prompt"] = "\n".join(t for t in (system[:cut].lower(), texts["instruction"], texts["input"]) if t)
         score: dict[str, float] = {}
         best: dict[str, tuple[float, str, str]] = {}  # task -> (weight, rule id, subtype)
 
@@ -204,42 +217,35 @@ class TaskClassifier:
             if weight > best.get(task, (0.0, "", ""))[0]:
                 best[task] = (weight, rule, subtype)
 
-        # Per field: the text's words, computed when a literal test first needs them
-        # (see text.Searcher, whose search this loop inlines).
+        # Per field: the text's words, and the parts they may match (see _index_parts).
         words: dict[str, set] = {}
-        opened: dict[str, set] = {}  # per field: ids of the gates its words open
-        gates = self._gates
-        ascii = {f: t.isascii() for f, t in texts.items()}
-        for r, field, ascii_parts, all_parts in self._plan[has_input]:
-            text = texts[field]
-            if not text:
+        todo: list[int] = []
+        for field, text in texts.items():
+            plan = self._index.get((has_input, field, text.isascii())) if text else None
+            if plan is None:
                 continue
-            for pid, rest, rx in (ascii_parts if ascii[field] else all_parts):
-                if pid >= 0 or rest is not None:
-                    w = words.get(field)
-                    if w is None:
-                        w = words[field] = set(TEXT_WORDS.findall(text))
-                    if pid >= 0:
-                        o = opened.get(field)
-                        if o is None:
-                            o = opened[field] = set()
-                            for word in w:
-                                ids = gates.get(word)
-                                if ids:
-                                    o.update(ids)
-                        if pid not in o:
-                            continue
-                    if rest is not None and not rest(text, w):
-                        continue
-                if rx.search(text):
-                    add(r.task, r.weight, r.id, r.subtype)
-                    break
+            always, opens, gate_words = plan
+            w = words[field] = word_set(text)
+            todo += always
+            for word in gate_words.intersection(w):
+                todo += opens[word]
+        # In taxonomy order, so weights add up (and ties break) as rule by rule.
+        rules, parts, fired = self.rules, self._parts, set()
+        for pid in sorted(set(todo)):
+            ri, field, rest, rx = parts[pid]
+            if ri in fired:
+                continue
+            text = texts[field]
+            if (rest is None or rest(text, words[field])) and rx.search(text):
+                fired.add(ri)
+                r = rules[ri]
+                add(r.task, r.weight, r.id, r.subtype)
         if out_units is None:
             out_units = units(output)
         if out_items is None:
             out_items = list_items(output)
         self._structural(add, texts["instruction"], input_, output, has_input, history_len, response_type,
-                         out_units, out_items, ascii["instruction"])
+                         out_units, out_items, words.get("instruction"))
 
         if not score:
             fb = self.fallback
@@ -259,15 +265,18 @@ class TaskClassifier:
 
     def _structural(self, add, instruction: str, input_: str, output: str, has_input: bool,
                     history_len: int, response_type: str, out_units: int, items: int,
-                    ascii: bool | None = None) -> None:
-        """Add the weights of cues that come from the record's shape, not its wording."""
+                    words: set | None = None) -> None:
+        """Add the weights of cues that come from the record's shape, not its wording.
+
+        ``words``: the instruction's ``word_set``, when the caller has it.
+        """
         cue = self._cue("multi_turn")
         if cue and history_len > 0:
             add(cue["task"], float(cue["weight"]), "structure:multi_turn")
         cue = self._cue("refusal_response")
         if cue and response_type and response_type in (cue.get("response_types") or []):
             add(cue["task"], float(cue["weight"]), f"structure:response_type={response_type}")
-        if self.question is not None and self.question.search(instruction.strip(), [ascii, None]):
+        if self.question is not None and self.question.search(instruction.strip(), [None, words]):
             cue = self._cue("question_with_input" if has_input else "question_without_input")
             if cue:
                 add(cue["task"], float(cue["weight"]),

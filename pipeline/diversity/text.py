@@ -5,12 +5,36 @@ space-delimited words as whole units; a mixed sentence gets the sum of both.
 """
 from __future__ import annotations
 
+import functools
 import re
+import string
 
 # CJK Unified Ideographs (+ extension A) and CJK punctuation/full-width forms.
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 _LIST_LINE = re.compile(r"^\s*(?:[-*•·]|\d{1,3}[.)、]|[一二三四五六七八九十]+[、.])\s*\S", re.MULTILINE)
+
+
+# ASCII fast paths. A regex match per word is the main cost of measuring text; for
+# ASCII text, ``bytes.translate`` turns every byte outside a token's characters into a
+# space in one C pass, and ``split()`` then yields the maximal runs of those characters,
+# which are the token regex's matches whenever that regex matches exactly such runs.
+
+
+def run_table(chars: str) -> bytes:
+    """A ``bytes.translate`` table keeping the ASCII ``chars`` and mapping every other byte to a space."""
+    keep = set(chars.encode("ascii"))
+    return bytes(c if c in keep else 0x20 for c in range(256))
+
+
+def ascii_runs(text: str, table: bytes) -> list[str]:
+    """The maximal runs of the characters ``table`` keeps, in order (``text`` must be ASCII)."""
+    return text.encode("ascii").translate(table).decode("ascii").split()
+
+
+_ALNUM = string.ascii_letters + string.digits
+_ALNUM_RUNS = run_table(_ALNUM)
+_WORD_RUNS = run_table(_ALNUM + "_")  # \w on ASCII text
 
 
 def cjk_count(text: str) -> int:
@@ -23,7 +47,9 @@ def units(text: str) -> int:
     if not text:
         return 0
     if text.isascii():
-        return len(_WORD.findall(text))
+        if "'" in text:  # a word may go on after an apostrophe ("don't"): the regex decides
+            return len(_WORD.findall(text))
+        return len(ascii_runs(text, _ALNUM_RUNS))  # then a word is a run of letters and digits
     return len(_CJK.findall(text)) + len(_WORD.findall(text))
 
 
@@ -113,8 +139,7 @@ def lowercase_safe(pattern: str) -> bool:
 # changes a result.
 
 _GROUP_REF = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
-_WORD_CHAR = re.compile(r"\w")
-TEXT_WORDS = re.compile(r"\w+")  # the words a word clause is matched against: set(TEXT_WORDS.findall(text))
+TEXT_WORDS = re.compile(r"\w+")  # the words a word clause is matched against: word_set(text)
 _EDGE = "\x00"       # stands for a word edge (\b, ^, $) inside the literal sets below
 _OPEN = "\x01"       # ends a literal that is only the start of what a sub-pattern consumes
 _MAX_EXACT = 64      # largest finite set of strings tracked for a sub-pattern
@@ -123,6 +148,16 @@ _MAX_CLAUSES = 3     # clauses tested per pattern
 _IN_COST = 1.0       # cost of one ``literal in text`` test
 _SET_COST = 1.5      # cost of one word-set intersection
 _RX_COST = 100.0     # rough cost of a regex search, in the same unit
+
+
+def word_set(text: str) -> set[str]:
+    """``set(TEXT_WORDS.findall(text))``: the words word clauses are tested against."""
+    if text.isascii():
+        return set(ascii_runs(text, _WORD_RUNS))  # \w on ASCII text is [A-Za-z0-9_]
+    return set(TEXT_WORDS.findall(text))
+
+
+# The estimates below are cached: the same literals recur across patterns and setups.
 
 
 def _bare(s: str) -> str:
@@ -143,35 +178,37 @@ def _p_literal(s: str) -> float:
     return {1: 0.9, 2: 0.3, 3: 0.06, 4: 0.03, 5: 0.015}.get(n, 0.008)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _word(s: str) -> str | None:
     """The longest run of word characters in literal ``s`` closed on both sides (so a text
     containing ``s`` where the pattern matched has it as a whole word), or None."""
-    best, i, n = None, 0, len(s)
-    while i < n:
-        if s[i] in (_EDGE, _OPEN) or not _WORD_CHAR.match(s[i]):
-            i += 1
-            continue
-        j = i
-        while j < n and s[j] not in (_EDGE, _OPEN) and _WORD_CHAR.match(s[j]):
-            j += 1
+    best = None
+    for m in TEXT_WORDS.finditer(s):  # the marks are not word characters: runs stop at them
+        i, j = m.span()
         # Closed: by an edge mark or a non-word character, never by the end or an _OPEN mark.
-        if i > 0 and s[i - 1] != _OPEN and j < n and s[j] != _OPEN and (best is None or j - i > len(best)):
+        if i > 0 and s[i - 1] != _OPEN and j < len(s) and s[j] != _OPEN and (best is None or j - i > len(best)):
             best = s[i:j]
-        i = j
     return best
 
 
 def _prune(clause) -> frozenset:
     """Drop literals that contain another literal of the clause, edge marks included (where
     the longer one occurs, the shorter one does, as a substring and with its whole words)."""
-    return frozenset(s for s in clause if not any(o != s and o in s for o in clause))
+    kept: list[str] = []
+    for s in sorted(clause, key=len):
+        # Only shorter literals can be inside ``s``; one dropped before holds a kept one.
+        if not any(o in s for o in kept):
+            kept.append(s)
+    return frozenset(kept)
 
 
 def _implies(a: frozenset, b: frozenset) -> bool:
     """Every text with a literal of ``a`` has one of ``b``."""
-    return all(any(_bare(y) in _bare(x) for y in b) for x in a)
+    bare_b = [_bare(y) for y in b]
+    return all(any(y in x for y in bare_b) for x in map(_bare, a))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _p_clause(clause: frozenset) -> float:
     """Rough chance that the clause's test passes (on its words when it is tested on words)."""
     words = _words(clause)
@@ -181,6 +218,7 @@ def _p_clause(clause: frozenset) -> float:
     return 1.0 - q
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _words(clause: frozenset) -> frozenset | None:
     """The clause as whole words (one per literal), or None when a literal has none."""
     words = [_word(s) for s in clause]
@@ -197,7 +235,7 @@ def _score(clause: frozenset) -> float:
 
 
 def _empty(s: str) -> bool:
-    return not _bare(s)
+    return not s.strip(_EDGE + _OPEN)  # nothing but marks
 
 
 def _product(parts: list[set]) -> set | None:
@@ -317,6 +355,29 @@ def _node(op, av, C) -> tuple[set | None, list[frozenset]]:
     return None, []  # ANY, NOT_LITERAL, CATEGORY, GROUPREF, ...: no literal known
 
 
+@functools.lru_cache(maxsize=4096)
+def _pool(pattern: str, flags: int) -> tuple[frozenset, ...]:
+    """Every clause known for ``pattern`` (each a necessary condition of a match), in a
+    fixed order; empty when nothing is known. Cached: taggers built again for the same
+    rules (one per process, one per stage copy) parse each pattern once."""
+    from re import _constants as C
+    from re import _parser
+
+    odd = re.IGNORECASE | re.LOCALE | re.VERBOSE | re.ASCII
+    if flags & odd:
+        return ()
+    try:
+        parsed = _parser.parse(pattern, flags)
+    except (re.error, ValueError, TypeError, OverflowError, RecursionError):
+        return ()
+    if parsed.state.flags & odd:
+        return ()
+    exact, cands = _info(parsed.data, C)
+    if exact is not None and not any(_empty(s) for s in exact):
+        cands.append(_prune(exact))
+    return tuple(sorted({c for c in cands if c and not any(_empty(s) for s in c)}, key=sorted))
+
+
 def literal_clauses(pattern: str, flags: int = 0) -> list[frozenset] | None:
     """Clauses of literals that every match of ``pattern`` must contain, cheapest test first.
 
@@ -324,24 +385,8 @@ def literal_clauses(pattern: str, flags: int = 0) -> list[frozenset] | None:
     nothing useful is known (the pattern must always be searched). Case-insensitive
     or ASCII-mode patterns get None: their literals or word edges mean something else.
     """
-    from re import _constants as C
-    from re import _parser
-
-    odd = re.IGNORECASE | re.LOCALE | re.VERBOSE | re.ASCII
-    if flags & odd:
-        return None
-    try:
-        parsed = _parser.parse(pattern, flags)
-    except (re.error, ValueError, TypeError, OverflowError, RecursionError):
-        return None
-    if parsed.state.flags & odd:
-        return None
-    exact, cands = _info(parsed.data, C)
-    if exact is not None and not any(_empty(s) for s in exact):
-        cands.append(_prune(exact))
-    pool = sorted({c for c in cands if c and not any(_empty(s) for s in c)}, key=sorted)
     # Cheapest-first order of independent filters: by cost / chance of ruling the text out.
-    pool.sort(key=lambda k: _cost(k) / max(1e-9, 1.0 - _p_clause(k)))
+    pool = sorted(_pool(pattern, flags), key=lambda k: _cost(k) / max(1e-9, 1.0 - _p_clause(k)))
     chosen: list[frozenset] = []
     reach, cost = 1.0, _RX_COST  # chance a text gets this far; expected cost so far
     for k in pool:
@@ -356,9 +401,27 @@ def literal_clauses(pattern: str, flags: int = 0) -> list[frozenset] | None:
     return chosen or None
 
 
+def word_gate(pattern: str, flags: int = 0) -> frozenset | None:
+    """The whole words of which every match of ``pattern`` contains one, or None.
+
+    Of the clauses known for the pattern, the one made of whole words that rules out
+    most texts. A caller that indexes these words across many patterns tests all of
+    them with one set intersection per text, so this test costs nothing per pattern,
+    unlike the clauses ``literal_clauses`` picks for one pattern alone.
+    """
+    words = [(_p_clause(c), sorted(c), _words(c)) for c in _pool(pattern, flags)]
+    words = [w for w in words if w[2] is not None]
+    return min(words, key=lambda w: w[:2])[2] if words else None
+
+
+def needs_non_ascii(clauses: list[frozenset] | None) -> bool:
+    """True when a clause has only non-ASCII literals, so no ASCII text can match."""
+    return bool(clauses) and any(all(not _bare(s).isascii() for s in c) for c in clauses)
+
+
 def literal_test(clauses: list[frozenset] | None):
     """A function ``(text, words) -> bool`` that is False only when a clause cannot be met
-    in ``text`` (``words``: ``set(TEXT_WORDS.findall(text))``). None without clauses."""
+    in ``text`` (``words``: ``word_set(text)``). None without clauses."""
     if not clauses:
         return None
     env: dict = {"__builtins__": {}}
@@ -436,16 +499,15 @@ class Searcher:
         else:
             for p in (alt for pat in pats for alt in top_alternatives(pat)):
                 clauses = literal_clauses(p, flags)
-                wide = bool(clauses) and any(all(not _bare(s).isascii() for s in c) for c in clauses)
+                wide = needs_non_ascii(clauses)
                 # Compiled as inside the alternation (a non-capturing group), so errors are the same.
                 self.parts.append((wide, literal_test(clauses), re.compile(f"(?:{p})", flags)))
-                # The same test split in two for callers that index words across many
-                # patterns: ``gate`` (a word clause: one of these words must occur) and
-                # ``rest`` (the other clauses).
-                gate = next((c for c in clauses or [] if _words(c) is not None), None)
-                self.split.append((_words(gate) if gate is not None else None,
-                                   literal_test([c for c in clauses or [] if c is not gate]),
-                                   self.parts[-1][2], wide))
+                # For callers that index words across many patterns: ``gate`` (whole words
+                # of which one must occur, see ``word_gate``) and ``rest`` (the clauses
+                # above that the gate does not already imply).
+                gate = word_gate(p, flags)
+                rest = [c for c in clauses or [] if gate is None or not _implies(gate, c)]
+                self.split.append((gate, literal_test(rest), self.parts[-1][2], wide))
         self.ascii_parts = [(t, rx) for wide, t, rx in self.parts if not wide]
         self.all_parts = [(t, rx) for _w, t, rx in self.parts]
 
@@ -464,7 +526,7 @@ class Searcher:
             if test is not None:
                 words = memo[1]
                 if words is None:
-                    words = memo[1] = set(TEXT_WORDS.findall(text))
+                    words = memo[1] = word_set(text)
                 if not test(text, words):
                     continue
             if rx.search(text):

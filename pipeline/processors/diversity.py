@@ -25,7 +25,7 @@ from pipeline.diversity.cache import TagCache, digest
 from pipeline.diversity.complexity import complexity_problems
 from pipeline.diversity.domain import domain_problems
 from pipeline.diversity.measure import Profile
-from pipeline.diversity.tagger import Tagger, Tags, load_taxonomy
+from pipeline.diversity.tagger import READS, Tags, load_taxonomy, tagger_for
 from pipeline.diversity.task import taxonomy_problems
 from pipeline.errors import ConfigError
 from pipeline.processor import Stage, iter_rows
@@ -70,6 +70,12 @@ class Diversity(Stage):
         self.cache = TagCache()
         self._copies: list[dict] = []
         self._summary: dict = {}
+        # What fit() reads: the tagged fields, plus what balancing and upsampled copies need.
+        bal = self.rules.get("balance") or {}
+        if bal.get("enabled") and (bal.get("upsample") or {}).get("enabled"):
+            self.fit_columns = None  # copies carry every field
+        else:
+            self.fit_columns = READS + ("id", "cluster") + (("origin", "scores") if bal.get("enabled") else ())
 
     @classmethod
     def validate_rules(cls, rules) -> list[str]:
@@ -87,12 +93,16 @@ class Diversity(Stage):
         return probs
 
     def setup(self) -> None:
-        self._tagger = Tagger(self.rules, self.taxonomy)
+        # Once fit() has run, process() takes every row's tags from the cache, so a worker
+        # needs no tagger; _tags() builds one for a row the cache lacks.
+        if not len(self.cache):
+            self._tagger = tagger_for(self.rules, self.taxonomy)
 
     def _tags(self, rec: dict) -> Tags:
-        if getattr(self, "_tagger", None) is None:
-            self.setup()
-        return self._tagger.tag(rec)
+        tagger = getattr(self, "_tagger", None)
+        if tagger is None:
+            tagger = self._tagger = tagger_for(self.rules, self.taxonomy)
+        return tagger.tag(rec)
 
     def _profile(self) -> Profile:
         tasks = [t["name"] for t in self.taxonomy["tasks"]]
@@ -114,10 +124,14 @@ class Diversity(Stage):
         cache = TagCache()
         for batch in batches:
             feats = batch.pop("_fit", None)
-            for i, rec in enumerate(iter_rows(batch)):
+            ids, clusters = batch["id"], batch.get("cluster")
+            for i, rid in enumerate(ids):
+                # A record dict only where one is needed (building it is the costly part).
+                rec = {k: v[i] for k, v in batch.items()} if feats is None or bal.get("enabled") else None
                 t = feats[i] if feats is not None else self._tags(rec)
-                cache.add(rec["id"], t)
-                before.add(t.task, t.lang, t.domain, t.bucket, t.verb, t.obj, rec.get("cluster") or "")
+                cache.add(rid, t)
+                cluster = clusters[i] if clusters is not None else None
+                before.add(t.task, t.lang, t.domain, t.bucket, t.verb, t.obj, cluster or "")
                 if bal.get("enabled"):
                     rows.append(balance_row(rec, t, dims, keys))
                     kept_tags.append(t)
@@ -173,18 +187,20 @@ class Diversity(Stage):
         verdicts: list[Verdict] = []
         ids = batch.get("id") or []
         cached = self.cache.get(ids) if len(self.cache) else [None] * len(ids)
-        for i, rec in enumerate(iter_rows(batch)):
-            t = cached[i] or self._tags(rec)
+        metas, origins = batch["meta"], batch.get("origin")
+        for i, t in enumerate(cached):
+            # Only a row fit() did not tag is made into a record dict (the costly part).
+            t = t or self._tags({k: v[i] for k, v in batch.items()})
             batch["task"][i], batch["domain"][i], batch["complexity"][i] = t.task, t.domain, t.bucket
-            meta = dict(rec.get("meta") or {})
+            meta = dict(metas[i] or {})
             meta["task_rule"] = t.task_rule
             if t.task_subtype:
                 meta["task_subtype"] = t.task_subtype
             meta["verb_object"] = [t.verb, t.obj] if t.verb else []
             batch["meta"][i] = meta
             scores = {"complexity": t.complexity, "task_confidence": t.task_confidence}
-            cell = self.drops.get(digest(rec["id"])) if self.drops else None
-            if cell is not None and rec.get("origin") != "injected":
+            cell = self.drops.get(digest(ids[i])) if self.drops else None
+            if cell is not None and (origins[i] if origins is not None else None) != "injected":
                 name, quota = self.cells[cell]
                 verdicts.append(Verdict(keep=False, reason=REASON, scores=scores,
                                         detail=f"cell {name} over its quota of {quota}"))

@@ -6,7 +6,7 @@ import numpy as np
 
 from pipeline.config import stage_rules
 from pipeline.diversity.cache import TagCache, digest
-from pipeline.diversity.tagger import Tags
+from pipeline.diversity.tagger import Tagger, Tags
 from pipeline.record import from_rows, new_record
 from pipeline.registry import get
 
@@ -64,9 +64,10 @@ def test_process_uses_fit_tags_and_retags_only_unseen_ids(monkeypatch):
 
     worker = pickle.loads(pickle.dumps(fitted))  # as the engine ships it
     worker.setup()
+    assert getattr(worker, "_tagger", None) is None  # the cache has every fitted row: nothing to build
     calls = []
-    real = worker._tagger.tag
-    monkeypatch.setattr(worker._tagger, "tag", lambda rec: calls.append(rec["id"]) or real(rec))
+    real = Tagger.tag
+    monkeypatch.setattr(Tagger, "tag", lambda self, rec: calls.append(rec["id"]) or real(self, rec))
     extra = new_record(instruction="Translate into French: I love cats.", output="J'aime les chats.")
     batch, verdicts = worker.process(from_rows(copy.deepcopy(_records()) + [extra]))
     assert calls == [extra["id"]]  # only the row fit() never saw
