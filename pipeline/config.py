@@ -36,11 +36,18 @@ TOP_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(path: Path | str) -> Any:
-    """``yaml.safe_load`` a file; a missing file or bad YAML is a ConfigError naming it."""
+    """``yaml.safe_load`` a file; a missing file or bad YAML is a ConfigError naming it.
+
+    Uses libyaml's parser when PyYAML has it (same safe constructor, several times faster:
+    rule and seed files are read at every start-up).
+    """
     p = Path(path)
     try:
-        return yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        return yaml.load(p.read_text(encoding="utf-8"), Loader=_LOADER) or {}
     except FileNotFoundError:
         raise ConfigError(f"{p}: file not found") from None
     except yaml.YAMLError as e:
