@@ -79,6 +79,11 @@ class Format(Stage):
     def _count_mode(self) -> bool:
         return bool((self.rules.get("summary") or {}).get("count_violations", False))
 
+    @property
+    def fit_columns(self) -> list[str] | None:
+        """What fit reads: four fields, or whole rows when it counts violations."""
+        return None if self._count_mode() else ["id", "instruction", "output", "response_type"]
+
     def _rows(self, batch: Batch, count: bool):
         return iter_rows(batch) if count else (
             {"id": d, "instruction": i, "output": o, "response_type": t}
