@@ -102,6 +102,16 @@ def run(inputs: Sequence[str] | None = None, *, config: str | Path | RunConfig |
     Returns:
         The RunSummary. Raises ConfigError / NoInputError (nothing written) for fatal problems.
     """
+    from pipeline.gctuning import relaxed_gc
+
+    with relaxed_gc():
+        return _run(inputs, config=config, out=out, num_proc=num_proc, seed=seed, resume=resume, only=only,
+                    eval_sets=eval_sets, input_format=input_format, field_map=field_map, val_ratio=val_ratio,
+                    output_format=output_format, progress=progress, log=log)
+
+
+def _run(inputs, *, config, out, num_proc, seed, resume, only, eval_sets, input_format, field_map, val_ratio,
+         output_format, progress, log) -> RunSummary:
     t_start = time.perf_counter()
     plan = prepare(inputs, config=config, out=out, num_proc=num_proc, seed=seed, resume=resume, only=only,
                    eval_sets=eval_sets, input_format=input_format, field_map=field_map, val_ratio=val_ratio,
