@@ -114,6 +114,9 @@ def with_fit_features(batches: Iterator[dict], proc, num_proc: int, window: int 
     """
     global _FEATURE_PROC
 
+    if "fork" not in multiprocessing.get_all_start_methods():  # e.g. Windows: fit computes them itself
+        yield from batches
+        return
     _FEATURE_PROC = proc
     piece = FIT_PIECE
     inflight: collections.deque = collections.deque()

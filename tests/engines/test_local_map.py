@@ -90,3 +90,11 @@ def test_parallel_map_equals_serial_and_workers_inherit_the_fitted_processor(tmp
     assert counts["probe_seventh"] == sum(1 for i in range(1500, 5000) if i % 7 == 0)
     assert a.column("_stage").to_pylist()[:1500] == ["dedup"] * 1500
     assert not local._CHAINS and not local._SOURCES  # nothing left behind for later maps
+
+
+def test_fit_features_without_fork_pass_batches_through(monkeypatch):
+    """Where fork() is unavailable the batches come back untouched and fit computes features itself."""
+    monkeypatch.setattr(local.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    batches = [{"id": ["a", "b"]}, {"id": ["c"]}]
+    out = list(local.with_fit_features(iter(batches), _probe(), 2))
+    assert out == batches and all("_fit" not in b for b in out)
