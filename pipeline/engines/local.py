@@ -22,7 +22,7 @@ from pipeline.engines.apply import apply_chain, funnel_steps
 from pipeline.io.columns import WORK_SCHEMA, decode, work_table
 
 BATCH = 1000
-FIT_BATCH = 10_000  # rows per batch handed to a global stage's fit()
+FIT_BATCH = 5_000  # rows per batch handed to a global stage's fit() (small: feature workers start sooner)
 PARALLEL_FIT_MIN_ROWS = 10_000  # fewer live rows: fit_features runs in the main process
 FIT_PIECE = 2_500  # rows per fit_features task
 FEATURES = datasets.Features.from_arrow_schema(WORK_SCHEMA)
