@@ -41,6 +41,18 @@ class Stage:
     with every live row (in input order) before any ``process`` call. A stage that needs
     a fit only in some configurations may make ``is_global`` a property. Injecting
     stages implement ``inject(summary) -> list[dict]`` returning new canonical records.
+
+    Optional Arrow paths, for speed on large corpora (the local engine uses them):
+
+    - ``process_arrow(table) -> table | None`` takes an engine table of live rows
+      (:data:`pipeline.io.columns.WORK_SCHEMA`) and returns exactly what the Python path
+      would make of it, or None to have the engine use the Python path. The usual shape:
+      decide with Arrow kernels which rows can be affected and run the Python path on those
+      only (:func:`pipeline.engines.arrow_apply.python_rows`).
+    - ``fit_arrow(tables)`` stands in for ``fit`` when the stage's ``arrow_fit`` is true; it
+      gets Arrow tables of the live rows' ``fit_columns``, in input order.
+
+    Each Arrow path is tested to agree with the Python path on tricky tables.
     """
 
     name: ClassVar[str] = ""

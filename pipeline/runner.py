@@ -141,10 +141,13 @@ def _run(inputs, *, config, out, num_proc, seed, resume, only, eval_sets, input_
         injected = {s: 0 for s in group}
         head = procs[group[0]]
         if getattr(head, "is_global", False):
-            batches = local.live_batches(ds, columns=getattr(head, "fit_columns", None))
-            if plan.num_proc > 1 and hasattr(head, "fit_features") and funnel[-1]["out"] >= local.PARALLEL_FIT_MIN_ROWS:
-                batches = local.with_fit_features(batches, head, plan.num_proc)
-            head.fit(with_progress(batches, progress, f"fit {group[0]}", funnel[-1]["out"]))
+            if getattr(head, "arrow_fit", False):
+                head.fit_arrow(local.live_tables(ds, list(head.fit_columns)))
+            else:
+                batches = local.live_batches(ds, columns=getattr(head, "fit_columns", None))
+                if plan.num_proc > 1 and hasattr(head, "fit_features") and funnel[-1]["out"] >= local.PARALLEL_FIT_MIN_ROWS:
+                    batches = local.with_fit_features(batches, head, plan.num_proc)
+                head.fit(with_progress(batches, progress, f"fit {group[0]}", funnel[-1]["out"]))
             if hasattr(head, "inject"):
                 new = head.inject() or []
                 injected[group[0]] = len(new)

@@ -18,10 +18,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.engines.apply import apply_chain, funnel_steps
+from pipeline.engines import arrow_apply
+from pipeline.engines.apply import funnel_steps
 from pipeline.io.columns import WORK_SCHEMA, decode, work_table
 
 BATCH = 1000
+ARROW_BATCH = 20_000  # rows per map batch when every stage of the pass has an Arrow path
 FIT_BATCH = 5_000  # rows per batch handed to a global stage's fit() (small: feature workers start sooner)
 PARALLEL_FIT_MIN_ROWS = 10_000  # fewer live rows: fit_features runs in the main process
 FIT_PIECE = 2_500  # rows per fit_features task
@@ -86,6 +88,20 @@ def live_batches(ds: datasets.Dataset, batch_size: int = FIT_BATCH,
         live = [i for i, s in enumerate(batch["_stage"]) if not s]
         if live:
             yield decode(batch, live, columns)
+
+
+def live_tables(ds: datasets.Dataset, columns: list[str]) -> Iterator[pa.Table]:
+    """Arrow tables of ``columns`` for the rows that are still live, in order (for ``fit_arrow``).
+
+    The checkpoint files are memory-mapped, so only the pages of the columns read are touched.
+    """
+    cols = list(dict.fromkeys(["_stage", *columns]))
+    for f in files_of(ds):
+        with pa.memory_map(f) as src:
+            for rb in pa.ipc.open_stream(src):
+                t = pa.Table.from_batches([rb.select(cols)])
+                live = pc.equal(t.column("_stage"), "")
+                yield (t if pc.all(live).as_py() else t.filter(live)).select(list(columns))
 
 
 _FEATURE_PROC = None  # the processor fork()ed feature workers compute with
@@ -153,24 +169,16 @@ _CHAINS: dict[str, list] = {}  # map chains by fingerprint, inherited by fork()e
 
 
 def apply_table(table: pa.Table, chain: list | None = None, key: str = "") -> pa.Table:
-    """Fused stages over an Arrow batch: only live rows are converted to Python and back.
+    """Fused stages over an Arrow batch (see :mod:`pipeline.engines.arrow_apply`).
 
-    Rows rejected by an earlier pass are carried through as Arrow data, untouched and in place.
     ``chain`` is ``None`` in fork()ed workers, which find it under ``key`` in ``_CHAINS``.
     """
-    if chain is None:
-        chain = _CHAINS[key]
-    live = pc.equal(table.column("_stage"), "")
-    n_live = pc.sum(live).as_py() or 0
-    if n_live == 0:
-        return table
-    if n_live == table.num_rows:
-        return pa.Table.from_pydict(apply_chain(table.to_pydict(), chain), schema=WORK_SCHEMA)
-    done = pa.Table.from_pydict(apply_chain(table.filter(live).to_pydict(), chain), schema=WORK_SCHEMA)
-    mask = live.to_numpy(zero_copy_only=False)
-    positions = np.concatenate([np.flatnonzero(mask), np.flatnonzero(~mask)])
-    merged = pa.concat_tables([done, table.filter(pc.invert(live)).cast(WORK_SCHEMA)])
-    return merged.take(np.argsort(positions, kind="stable"))
+    return arrow_apply.run(table, _CHAINS[key] if chain is None else chain)
+
+
+def batch_rows(chain: list) -> int:
+    """Rows per map batch: large when every stage works on Arrow (per-batch overhead dominates)."""
+    return ARROW_BATCH if all(hasattr(p, "process_arrow") for _, p in chain) else BATCH
 
 
 def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
@@ -242,7 +250,7 @@ def shard_bounds(ds: datasets.Dataset, pieces: int) -> list[tuple[int, int]]:
 def _map_range(ds: datasets.Dataset, key: str, path: str, desc: str | None = None,
                shard: int = 0) -> datasets.Dataset:
     return ds.with_format("arrow").map(
-        apply_table, batched=True, batch_size=BATCH, fn_kwargs={"key": key},
+        apply_table, batched=True, batch_size=batch_rows(_CHAINS[key]), fn_kwargs={"key": key},
         cache_file_name=path, load_from_cache_file=False, new_fingerprint=f"{key}-{shard}",
         features=FEATURES, desc=desc,
     )

@@ -22,6 +22,10 @@ import pickle
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.engines.arrow_apply import python_rows
 from pipeline.neardup.config import NearDupConfig
 from pipeline.neardup.detector import Member, NearDupDetector
 from pipeline.neardup.gcpause import gc_paused
@@ -120,6 +124,35 @@ class Dedup(Stage):
         if detector is not None:
             detector.index.clear()  # frees it now rather than in a later garbage collection
 
+    # The Arrow paths (see pipeline.processor.Stage): exact dedup needs no Python per row
+    # except for the rows whose id occurs more than once.
+
+    @property
+    def arrow_fit(self) -> bool:
+        """``fit_arrow`` can stand in for ``fit``: only without near-duplicate detection."""
+        return self.action("near") == "off"
+
+    def fit_arrow(self, tables: Iterable[pa.Table]) -> None:
+        """``fit`` from Arrow tables of the live rows (``id`` and ``source``), in input order."""
+        kept = list(tables)
+        ids = pa.chunked_array([c for t in kept for c in t.column("id").chunks], pa.string())
+        counts = pc.value_counts(ids)
+        repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+        rows: list[tuple[str, dict]] = []
+        for t in kept:
+            sub = t.filter(pc.is_in(t.column("id"), value_set=repeated)) if len(repeated) else t.slice(0, 0)
+            rows += zip(sub.column("id").to_pylist(), sub.column("source").to_pylist())
+        _, first, dupes = self.exact_decide(rows)
+        self.install(first, dupes, None, None)
+
+    def process_arrow(self, table: pa.Table) -> pa.Table:
+        """Only rows whose id was seen more than once, or is in a near-duplicate cluster, can change."""
+        ids = getattr(self, "_arrow_ids", None)
+        if ids is None:
+            ids = self._arrow_ids = pa.array(sorted(set(self.first) | {k[2] for k in self.members}), pa.string())
+        mask = pc.is_in(table.column("id"), value_set=ids)
+        return python_rows(table, mask, self.name, self)
+
     # What an engine that runs the fit in pieces needs (see the module docstring).
 
     @property
@@ -149,6 +182,7 @@ class Dedup(Stage):
         """Set what ``process`` looks up: the outcome of :meth:`fit`, however it was computed."""
         self.first, self.dupes = first, dupes
         self.members = members or {}
+        self._arrow_ids = None
         self.near_summary = near_summary or {}
 
     # The fitted lookups travel to every worker of the process pass, pickled by whatever the

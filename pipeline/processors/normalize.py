@@ -8,9 +8,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.engines.arrow_apply import all_items, python_rows
 from pipeline.processor import Stage
 from pipeline.record import Batch, Verdict, record_id
 from pipeline.registry import register
+from pipeline.text.stable import stable
 
 # C0/C1 controls except \t and \n, plus zero-width and bidi-control characters and the BOM.
 # The joiners U+200C/U+200D are handled by _STRAY_JOINER below.
@@ -47,20 +52,43 @@ def normalize_text(text: str) -> str:
 
 @register
 class Normalize(Stage):
-    """Normalise every text field and recompute the content id."""
+    """Normalise every text field; rows whose text changed get their content id recomputed.
+
+    Ids are content hashes from the moment a record is made (ingest, injection), so a row
+    whose text normalisation leaves as it is keeps its id.
+    """
 
     name = "normalize"
 
     def process(self, batch: Batch) -> tuple[Batch, list[Verdict]]:
         n = len(batch.get("id", []))
-        for f in ("system", "instruction", "input", "output"):
-            batch[f] = [normalize_text(t) for t in batch[f]]
+        changed = [False] * n
+        for f in TEXT_FIELDS:
+            old, new = batch[f], [normalize_text(t) for t in batch[f]]
+            changed = [c or a != b for c, a, b in zip(changed, old, new)]
+            batch[f] = new
+        old = batch["history"]
         batch["history"] = [
             [{"instruction": normalize_text(t["instruction"]), "output": normalize_text(t["output"])} for t in h or []]
-            for h in batch["history"]
+            for h in old
         ]
-        batch["id"] = [
-            record_id({k: batch[k][i] for k in ("system", "history", "instruction", "input", "output")})
-            for i in range(n)
-        ]
+        ids = batch["id"]
+        for i in range(n):
+            if changed[i] or batch["history"][i] != old[i] or not ids[i]:
+                ids[i] = record_id({k: batch[k][i] for k in ("system", "history", "instruction", "input", "output")})
         return batch, [_KEEP] * n
+
+    def process_arrow(self, table: pa.Table) -> pa.Table:
+        """The Python path, run only on rows that are not provably left unchanged (see text.stable)."""
+        mask = pc.invert(all_items(table.column("history"), _turn_stable))
+        mask = pc.or_(mask, pc.invert(pc.fill_null(pc.greater(pc.binary_length(table.column("id")), 0), False)))
+        for f in TEXT_FIELDS:
+            mask = pc.or_(mask, pc.invert(stable(table.column(f))))
+        return python_rows(table, mask, self.name, self)
+
+
+TEXT_FIELDS = ("system", "instruction", "input", "output")
+
+
+def _turn_stable(turns: pa.Array) -> pa.Array:
+    return pc.and_(stable(pc.struct_field(turns, "instruction")), stable(pc.struct_field(turns, "output")))

@@ -4,12 +4,16 @@ Reason codes name the kind of failure; the detail names the failing field path.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 
 import jsonschema
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from pipeline.engines.arrow_apply import all_items, python_rows
 from pipeline.processor import Stage
 from pipeline.record import Batch, Verdict
 from pipeline.registry import register
@@ -27,8 +31,18 @@ _REASONS = {
     "additionalProperties": "schema_unexpected_field",
 }
 
+#: sha256 of the canonical JSON of the record schema that :func:`surely_valid` was written for.
+#: When ``schemas/record.schema.json`` changes, the Arrow path turns itself off until the checks
+#: are reviewed and this digest updated (a test fails as a reminder).
+ARROW_CHECKED_SCHEMA = "4acd9dd715262177650c86d7f73db08c6dc7bf37bd2535dad135ea1f50b00494"
+
+
 def load_schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def schema_digest(schema: dict) -> str:
+    return hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
 
 
 def load_validator() -> jsonschema.protocols.Validator:
@@ -110,7 +124,15 @@ class Schema(Stage):
     def setup(self) -> None:
         self._validator = load_validator()
         self._cache: dict = {}
-        self._verbatim = verbatim_fields(load_schema())
+        schema = load_schema()
+        self._verbatim = verbatim_fields(schema)
+        self._arrow = schema_digest(schema) == ARROW_CHECKED_SCHEMA
+
+    def process_arrow(self, table: pa.Table) -> pa.Table | None:
+        """jsonschema runs only on rows that :func:`surely_valid` cannot vouch for."""
+        if not self._arrow:
+            return None
+        return python_rows(table, pc.invert(surely_valid(table)), self.name, self)
 
     def process(self, batch: Batch) -> tuple[Batch, list[Verdict]]:
         if getattr(self, "_validator", None) is None:
@@ -155,3 +177,44 @@ def _column_skeleton(values: list, verbatim: bool) -> list:
     if verbatim:
         return [v if v.__class__ is str else _skeleton(v, True) for v in values]
     return [_sk(v) for v in values]
+
+
+# What surely_valid accepts is a subset of what the record schema accepts; anything else goes
+# through jsonschema. Non-whitespace for Python's "\\S" is approximated by ASCII graphics and
+# CJK ideographs (a text with neither is checked by jsonschema).
+_HAS_TEXT = "[\x21-\x7e]|[\u4e00-\u9fff]"
+_FLAG = "^[a-z][a-z0-9_]*$"
+_ORIGINS = pa.array(["raw", "injected", "mixed"])
+_RESPONSE_TYPES = pa.array(["", "answer", "refusal", "clarification", "correction"])
+_STRINGS = ("system", "input", "lang", "task", "domain", "complexity", "cluster")
+
+
+def surely_valid(table: pa.Table) -> pa.Array:
+    """Rows of an engine table that certainly match the record schema (see ARROW_CHECKED_SCHEMA)."""
+    col = table.column
+    conds = [pc.greater(pc.binary_length(col("id")), 0),
+             pc.match_substring_regex(col("instruction"), _HAS_TEXT),
+             pc.match_substring_regex(col("output"), _HAS_TEXT),
+             pc.is_in(col("origin"), value_set=_ORIGINS),
+             pc.is_in(col("response_type"), value_set=_RESPONSE_TYPES),
+             pc.or_(pc.equal(col("scores"), ""), pc.equal(col("scores"), "{}")),
+             pc.or_(pc.equal(col("meta"), ""), pc.starts_with(col("meta"), "{")),
+             pc.is_valid(col("source"))]
+    conds += [pc.is_valid(col(c)) for c in _STRINGS]
+    src = col("source")
+    conds += [pc.is_valid(pc.struct_field(src, "file")), pc.is_valid(pc.struct_field(src, "format")),
+              pc.greater_equal(pc.struct_field(src, "index"), -1)]
+    ok = conds[0]
+    for c in conds[1:]:
+        ok = pc.and_(ok, c)
+    ok = pc.fill_null(ok, False)
+    return pc.and_(ok, pc.and_(all_items(col("history"), _turn_ok), all_items(col("flags"), _flag_ok)))
+
+
+def _turn_ok(turns: pa.Array) -> pa.Array:
+    return pc.and_(pc.greater(pc.binary_length(pc.struct_field(turns, "instruction")), 0),
+                   pc.greater(pc.binary_length(pc.struct_field(turns, "output")), 0))
+
+
+def _flag_ok(flags: pa.Array) -> pa.Array:
+    return pc.match_substring_regex(flags, _FLAG)
