@@ -249,8 +249,9 @@ def shard_bounds(ds: datasets.Dataset, pieces: int) -> list[tuple[int, int]]:
 
 def _map_range(ds: datasets.Dataset, key: str, path: str, desc: str | None = None,
                shard: int = 0) -> datasets.Dataset:
+    rows = batch_rows(_CHAINS[key])
     return ds.with_format("arrow").map(
-        apply_table, batched=True, batch_size=batch_rows(_CHAINS[key]), fn_kwargs={"key": key},
+        apply_table, batched=True, batch_size=rows, writer_batch_size=rows, fn_kwargs={"key": key},
         cache_file_name=path, load_from_cache_file=False, new_fingerprint=f"{key}-{shard}",
         features=FEATURES, desc=desc,
     )

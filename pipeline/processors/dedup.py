@@ -20,18 +20,20 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.engines.arrow_apply import python_rows
 from pipeline.neardup.config import NearDupConfig
-from pipeline.neardup.detector import Member, NearDupDetector
 from pipeline.neardup.gcpause import gc_paused
 from pipeline.processor import Stage, as_action, iter_rows
 from pipeline.record import Batch, Verdict
 from pipeline.registry import register
+
+if TYPE_CHECKING:  # the detector (and datasketch) load only when near-duplicate detection runs
+    from pipeline.neardup.detector import Member, NearDupDetector
 
 
 def row_key(rid: str, src: Mapping[str, Any] | None) -> tuple:
@@ -105,6 +107,8 @@ class Dedup(Stage):
             self._fit(batches)
 
     def _fit(self, batches: Iterable[Batch]) -> None:
+        from pipeline.neardup.detector import NearDupDetector
+
         exact = ExactState(self.action("exact") != "off")
         detector = NearDupDetector(self.near_cfg) if self.action("near") != "off" else None
         for batch in batches:
@@ -139,9 +143,10 @@ class Dedup(Stage):
         counts = pc.value_counts(ids)
         repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
         rows: list[tuple[str, dict]] = []
-        for t in kept:
-            sub = t.filter(pc.is_in(t.column("id"), value_set=repeated)) if len(repeated) else t.slice(0, 0)
-            rows += zip(sub.column("id").to_pylist(), sub.column("source").to_pylist())
+        if len(repeated):
+            sub = pa.Table.from_batches([b for t in kept for b in t.to_batches()]).filter(
+                pc.is_in(ids, value_set=repeated))
+            rows = list(zip(sub.column("id").to_pylist(), sub.column("source").to_pylist()))
         _, first, dupes = self.exact_decide(rows)
         self.install(first, dupes, None, None)
 
@@ -150,8 +155,27 @@ class Dedup(Stage):
         ids = getattr(self, "_arrow_ids", None)
         if ids is None:
             ids = self._arrow_ids = pa.array(sorted(set(self.first) | {k[2] for k in self.members}), pa.string())
-        mask = pc.is_in(table.column("id"), value_set=ids)
-        return python_rows(table, mask, self.name, self)
+        cand = pc.is_in(table.column("id"), value_set=ids)
+        if isinstance(cand, pa.ChunkedArray):
+            cand = cand.combine_chunks()
+        if not pc.any(cand).as_py():
+            return table
+        sub = table.filter(cand)
+        rids = sub.column("id").to_pylist()
+        hits = [(key := row_key(rid, src)) in self.dupes or key in self.members
+                for rid, src in zip(rids, sub.column("source").to_pylist())]
+        mask = pc.replace_with_mask(cand, cand, pa.array(hits, pa.bool_()))
+        if self.members or self.action("exact") != "drop":
+            return python_rows(table, mask, self.name, self)
+        # Only exact duplicates to drop: their verdicts touch the four fate columns alone.
+        dup = [rid for rid, hit in zip(rids, hits) if hit]
+        fate = {"_stage": [self.name] * len(dup), "_reason": ["dedup_exact"] * len(dup),
+                "_detail": [self._exact(rid).detail for rid in dup], "_dup": dup}
+        for name, values in fate.items():
+            i = table.schema.get_field_index(name)
+            col = table.column(i).combine_chunks()
+            table = table.set_column(i, name, pc.replace_with_mask(col, mask, pa.array(values, pa.string())))
+        return table
 
     # What an engine that runs the fit in pieces needs (see the module docstring).
 
@@ -175,6 +199,8 @@ class Dedup(Stage):
 
     def near_detector(self) -> NearDupDetector:
         """A fresh detector with this stage's settings (for :meth:`NearDupDetector.add_candidates`)."""
+        from pipeline.neardup.detector import NearDupDetector
+
         return NearDupDetector(self.near_cfg)
 
     def install(self, first: dict[str, str], dupes: dict[tuple, str],
