@@ -163,6 +163,7 @@ def validate(raw: Mapping[str, Any]) -> RunConfig:
         for s in overrides:
             if s not in known:
                 probs.append(f"rules.{s}: unknown stage; registered stages: {', '.join(known)}")
+    over_keys = set(overrides) if isinstance(overrides, Mapping) else set()
     for s in known:
         base = stage_rules(s)
         over = overrides.get(s) or {} if isinstance(overrides, Mapping) else {}
@@ -174,7 +175,9 @@ def validate(raw: Mapping[str, Any]) -> RunConfig:
         cls = registry.get(s)
         probs += _action_problems(s, cls, merged)
         check_fn = getattr(cls, "validate_rules", None)
-        if check_fn is not None:
+        # A stage's own rules file is checked by the tests; its deeper checks (compiling every
+        # pattern) run here when the recipe runs the stage or overrides its rules.
+        if check_fn is not None and (s in stages or s in over_keys):
             probs += [f"rules.{s}: {p}" for p in check_fn(merged)]
         if s in stages:
             resolved_rules[s] = merged

@@ -87,3 +87,30 @@ def test_unknown_stage_lists_registered():
     with pytest.raises(ConfigError) as e:
         registry.get("nope")
     assert "normalize" in str(e.value)
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_default_rules_pass_the_stage_checks(name):
+    # The recipe loader runs a stage's deeper rule checks only when the recipe uses the stage.
+    check = getattr(registry.get(name), "validate_rules", None)
+    assert check is None or check(stage_rules(name)) == []
+
+
+@pytest.mark.parametrize("name", [n for n in registry.names() if hasattr(registry.get(n), "process_arrow")])
+def test_arrow_path_equals_python_path(name):
+    import pyarrow as pa
+
+    from pipeline.engines.apply import apply_chain
+    from pipeline.io.columns import WORK_SCHEMA, work_table
+
+    table = work_table([dict(r) for r in ROWS])
+    proc = _fresh(name)
+    if getattr(proc, "arrow_fit", False):
+        arrow = registry.create(name, stage_rules(name), seed=7)
+        arrow.fit_arrow(iter([table.select(list(arrow.fit_columns))]))
+        arrow.setup()
+    else:
+        arrow = _fresh(name)
+    want = pa.Table.from_pydict(apply_chain(table.to_pydict(), [(name, proc)]), schema=WORK_SCHEMA)
+    got = arrow.process_arrow(table)
+    assert got is None or got.equals(want)
