@@ -1,8 +1,8 @@
-"""The local engine: HF ``datasets`` (Arrow, memory-mapped) with batched ``map`` and ``num_proc``.
+"""The local engine: HF ``datasets`` Arrow storage (memory-mapped checkpoints), batched map, ``num_proc``.
 
 Every stage maps over the whole table; rows rejected earlier pass through untouched,
 so each stage's output is a complete checkpoint (one Arrow file per shard) that
-``--resume`` can reload.
+``--resume`` can reload with ``datasets.Dataset.from_file``.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import collections
 import itertools
 import logging
 import multiprocessing
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +28,6 @@ ARROW_BATCH = 20_000  # rows per map batch when every stage of the pass has an A
 FIT_BATCH = 5_000  # rows per batch handed to a global stage's fit() (small: feature workers start sooner)
 PARALLEL_FIT_MIN_ROWS = 10_000  # fewer live rows: fit_features runs in the main process
 FIT_PIECE = 2_500  # rows per fit_features task
-FEATURES = datasets.Features.from_arrow_schema(WORK_SCHEMA)
 logging.getLogger("datasets").setLevel(logging.ERROR)
 
 
@@ -188,8 +188,7 @@ def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
     With ``num_proc > 1`` the rows are cut into contiguous shards of about equal work
     (live rows weighted by text length: rows an earlier stage rejected cost nothing, and
     they cluster, e.g. the near-duplicate tail of a corpus), and ``num_proc`` fork()ed
-    workers each run a ``datasets`` batched map over one shard at a time into its own
-    Arrow file. The workers inherit ``chain`` as it is in this process (fitted state,
+    workers each map one shard at a time, batch by batch, into its own Arrow file. The workers inherit ``chain`` as it is in this process (fitted state,
     set-up lexicons and caches) instead of receiving a pickled copy, which would drop
     every "_" attribute (see ``Stage.__getstate__``) and redo ``setup()`` per worker.
     Row order, and so every output, is the same for any ``num_proc``.
@@ -199,19 +198,17 @@ def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
     _CHAINS[fingerprint] = chain
     try:
         if num_proc <= 1 or len(ds) < 2 * BATCH or "fork" not in multiprocessing.get_all_start_methods():
-            if progress:
-                datasets.enable_progress_bars()
-            return _map_range(ds, fingerprint, str(out_file), desc)
+            bar = _bar(progress, desc, len(ds))
+            _map_range(ds, fingerprint, str(out_file), bar=bar)
+            if bar is not None:
+                bar.close()
+            return load([str(out_file)])
         bounds = shard_bounds(ds, num_proc * SHARDS_PER_PROC)
         stem = out_file.with_suffix("")
         jobs = [(fingerprint, a, b, f"{stem}_{i:05d}_of_{len(bounds):05d}.arrow")
                 for i, (a, b) in enumerate(bounds)]
         _SOURCES[fingerprint] = ds
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(desc=desc, total=len(ds), unit=" rec", mininterval=0.5)
+        bar = _bar(progress, desc, len(ds))
         files = []
         with multiprocessing.get_context("fork").Pool(min(num_proc, len(jobs))) as pool:
             for path, rows in pool.imap(_map_job, jobs):
@@ -224,6 +221,14 @@ def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
     finally:
         _CHAINS.pop(fingerprint, None)
         _SOURCES.pop(fingerprint, None)
+
+
+def _bar(progress: bool, desc: str, total: int):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(desc=desc, total=total, unit=" rec", mininterval=0.5)
 
 
 SHARDS_PER_PROC = 3  # contiguous shards per worker: the pool hands them out as workers free up
@@ -247,20 +252,29 @@ def shard_bounds(ds: datasets.Dataset, pieces: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
-def _map_range(ds: datasets.Dataset, key: str, path: str, desc: str | None = None,
-               shard: int = 0) -> datasets.Dataset:
+def _map_range(ds: datasets.Dataset, key: str, path: str, a: int = 0, b: int | None = None, bar=None) -> None:
+    """Rows ``[a, b)`` of ``ds`` through the chain under ``key``, written to ``path`` as an Arrow stream.
+
+    The rows are read as slices of the memory-mapped table and written with pyarrow's IPC
+    writer, the format ``datasets.Dataset.from_file`` loads; the file appears complete or not at all.
+    """
     rows = batch_rows(_CHAINS[key])
-    return ds.with_format("arrow").map(
-        apply_table, batched=True, batch_size=rows, writer_batch_size=rows, fn_kwargs={"key": key},
-        cache_file_name=path, load_from_cache_file=False, new_fingerprint=f"{key}-{shard}",
-        features=FEATURES, desc=desc,
-    )
+    table = ds.data.table
+    b = len(ds) if b is None else b
+    tmp = f"{path}.tmp"
+    with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_stream(sink, WORK_SCHEMA) as writer:
+        for start in range(a, b, rows):
+            n = min(rows, b - start)
+            writer.write_table(apply_table(table.slice(start, n), key=key))
+            if bar is not None:
+                bar.update(n)
+    os.replace(tmp, path)
 
 
 def _map_job(job: tuple) -> tuple[str, int]:
     """In a fork()ed worker: map rows ``[a, b)`` of the inherited source into ``path``."""
     key, a, b, path = job
-    _map_range(_SOURCES[key].select(range(a, b)), key, path, shard=a)
+    _map_range(_SOURCES[key], key, path, a, b)
     return path, b - a
 
 
