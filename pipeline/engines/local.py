@@ -90,18 +90,21 @@ def live_batches(ds: datasets.Dataset, batch_size: int = FIT_BATCH,
             yield decode(batch, live, columns)
 
 
-def live_tables(ds: datasets.Dataset, columns: list[str]) -> Iterator[pa.Table]:
-    """Arrow tables of ``columns`` for the rows that are still live, in order (for ``fit_arrow``).
-
-    The checkpoint files are memory-mapped, so only the pages of the columns read are touched.
-    """
-    cols = list(dict.fromkeys(["_stage", *columns]))
-    for f in files_of(ds):
+def _small_columns(files: list[str], columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """Record batches of a few small columns: the files are memory-mapped, so only those
+    columns' pages are read (a buffered stream read would go through every text column)."""
+    for f in files:
         with pa.memory_map(f) as src:
             for rb in pa.ipc.open_stream(src):
-                t = pa.Table.from_batches([rb.select(cols)])
-                live = pc.equal(t.column("_stage"), "")
-                yield (t if pc.all(live).as_py() else t.filter(live)).select(list(columns))
+                yield rb.select(columns)
+
+
+def live_tables(ds: datasets.Dataset, columns: list[str]) -> Iterator[pa.Table]:
+    """Arrow tables of a few small ``columns`` for the rows still live, in order (for ``fit_arrow``)."""
+    for rb in _small_columns(files_of(ds), list(dict.fromkeys(["_stage", *columns]))):
+        t = pa.Table.from_batches([rb])
+        live = pc.equal(t.column("_stage"), "")
+        yield (t if pc.all(live).as_py() else t.filter(live)).select(list(columns))
 
 
 _FEATURE_PROC = None  # the processor fork()ed feature workers compute with
@@ -282,7 +285,7 @@ def stage_steps(ds: datasets.Dataset, group: list[str], live_in: int, injected: 
     """Funnel steps of a fused group: in/out per stage, drops by reason, flags raised."""
     flag_counts: dict[str, int] = {}
     dropped_all: dict[tuple[str, str], int] = {}
-    for rb in ArrowFiles(files_of(ds), ["_stage", "_reason", "flags"]).batches():
+    for rb in _small_columns(files_of(ds), ["_stage", "_reason", "flags"]):
         flat = pc.list_flatten(rb.column("flags"))
         if len(flat):
             for item in pc.value_counts(flat).to_pylist():
