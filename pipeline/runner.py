@@ -238,7 +238,7 @@ def ingest_step(plan: Plan, progress: bool, timings: dict) -> dict:
         work_file = plan.work / "00-ingest.arrow"
         bar = _bar(progress, "    ingest")
         inputs_info, errors, reasons = ingest(plan.paths, work_file, rej, plan.cfg.input_format,
-                                              plan.cfg.field_map, bar)
+                                              plan.cfg.field_map, bar, num_proc=plan.num_proc)
         if bar is not None:
             bar.close()
         rej.close()
