@@ -12,9 +12,34 @@ from pathlib import Path
 import orjson
 
 from pipeline.config import RunConfig
+from pipeline.io import checkpoint_outputs
+from pipeline.io.columns import SPLITS, split_of
 from pipeline.io.writers import RejectWriter, ShardWriter, ingest_reject_line
 
-SPLITS = ("train", "validation")
+
+def finalize(ds, out: Path, cfg: RunConfig, ing: dict, funnel: list[dict], summaries: dict,
+             versions: dict, read: int, num_proc: int = 1):
+    """Write shards and rejects, and return ``(RunSummary, manifest dict without timings)``.
+
+    A checkpoint given as Arrow stream files (``ds.files``, as the local engine's
+    ``ArrowFiles``) is written column-wise by ``num_proc`` processes
+    (:mod:`pipeline.io.checkpoint_outputs`); any other ``ds`` (or files of another
+    schema) row by row, with the same bytes.
+    """
+    staging = out / ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    # A folder without manifest.json is an unfinished run; drop the old one first.
+    (out / "manifest.json").unlink(missing_ok=True)
+    files = getattr(ds, "files", None)
+    if isinstance(files, list) and getattr(ds, "columns", None) is None and checkpoint_outputs.readable(files):
+        w = checkpoint_outputs.write_outputs(files, staging, cfg.shard_rows, cfg.output_format,
+                                             ing["reject_files"], num_proc)
+    else:
+        w = _write_rows(ds, staging, cfg, ing)
+    publish(staging, out)
+    return conclude(out, cfg, ing, funnel, summaries, versions, read, rejected=w["rejected"],
+                    injected=w["injected"], splits=w["totals"], shards=w["shards"],
+                    rejects=[os.path.join(p.parent.name, p.name) for p in w["rejects"]])
 
 
 def _scan(ds) -> tuple[dict[str, int], list[str]]:
@@ -25,20 +50,17 @@ def _scan(ds) -> tuple[dict[str, int], list[str]]:
         for st, meta, scores in zip(b["_stage"], b["meta"], b["scores"]):
             if st:
                 continue
-            split = orjson.loads(meta).get("split", "train") if meta else "train"
-            totals[split if split in totals else "train"] += 1
+            totals[split_of(meta)] += 1
             if scores and scores != "{}":
                 keys.update(orjson.loads(scores))
     return totals, sorted(keys)
 
 
-def finalize(ds, out: Path, cfg: RunConfig, ing: dict, funnel: list[dict], summaries: dict,
-             versions: dict, read: int):
-    """Write shards and rejects, and return ``(RunSummary, manifest dict without timings)``."""
-    staging = out / ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    # A folder without manifest.json is an unfinished run; drop the old one first.
-    (out / "manifest.json").unlink(missing_ok=True)
+def _write_rows(ds, staging: Path, cfg: RunConfig, ing: dict) -> dict:
+    """Write ``staging/curated`` and ``staging/rejected`` row by row from ``ds.iter`` batches.
+
+    Returns what :func:`pipeline.io.checkpoint_outputs.write_outputs` returns.
+    """
     totals, score_keys = _scan(ds)
     writers = {s: ShardWriter(staging / "curated", s, totals[s], cfg.shard_rows, score_keys, cfg.output_format)
                for s in SPLITS if totals[s] or s == "train"}
@@ -57,17 +79,13 @@ def finalize(ds, out: Path, cfg: RunConfig, ing: dict, funnel: list[dict], summa
             if row["_stage"]:
                 rejects.write_row(row)
             else:
-                split = orjson.loads(row["meta"]).get("split", "train") if row["meta"] else "train"
-                writers[split if split in writers else "train"].add(row)
+                writers[split_of(row["meta"])].add(row)
     shards = []
     for s in SPLITS:
         if s in writers:
             shards += writers[s].close()
-    reject_files = rejects.close()
-    publish(staging, out)
-    return conclude(out, cfg, ing, funnel, summaries, versions, read, rejected=rejects.count, injected=injected,
-                    splits={s: totals[s] for s in SPLITS}, shards=shards,
-                    rejects=[os.path.join(p.parent.name, p.name) for p in reject_files])
+    return {"totals": totals, "shards": shards, "rejects": rejects.close(), "rejected": rejects.count,
+            "injected": injected}
 
 
 def publish(staging: Path, out: Path) -> None:

@@ -298,7 +298,8 @@ def write_outputs(plan: Plan, ds, ing: dict, funnel: list[dict], summaries: dict
     if finalizer is None:
         from pipeline.finalize import finalize
 
-        summary, manifest = finalize(ds, plan.out, plan.cfg, ing, funnel, summaries, versions or _versions(), read)
+        summary, manifest = finalize(ds, plan.out, plan.cfg, ing, funnel, summaries, versions or _versions(), read,
+                                     num_proc=plan.num_proc)
     else:
         summary, manifest = finalizer(ds, plan, ing, funnel, summaries, versions or _versions(), read)
     timings["write"] = time.perf_counter() - t0

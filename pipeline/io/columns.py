@@ -17,6 +17,8 @@ HISTORY = pa.list_(pa.struct([("instruction", pa.string()), ("output", pa.string
 SOURCE = pa.struct([("file", pa.string()), ("index", pa.int64()), ("format", pa.string())])
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 ENGINE_COLS = ("_stage", "_reason", "_detail", "_dup")
+SPLITS = ("train", "validation")  # the curated splits; rows name theirs in meta["split"]
+_SPLIT_SET = frozenset(SPLITS)
 
 _TYPES = {"history": HISTORY, "source": SOURCE, "flags": pa.list_(pa.string())}
 WORK_SCHEMA = pa.schema(
@@ -58,6 +60,12 @@ def canonical(row: dict) -> dict:
     rec["scores"] = orjson.loads(row["scores"]) if row["scores"] else {}
     rec["meta"] = orjson.loads(row["meta"]) if row["meta"] else {}
     return rec
+
+
+def split_of(meta: str | None) -> str:
+    """The split of a live engine row: ``meta["split"]`` when it is one of :data:`SPLITS`, else train."""
+    split = orjson.loads(meta).get("split", "train") if meta else "train"
+    return split if split in _SPLIT_SET else "train"
 
 
 def shard_schema(score_keys: Iterable[str]) -> pa.Schema:

@@ -56,7 +56,16 @@ def shard_name(split: str, index: int, n_shards: int, ext: str) -> str:
 
 def write_parquet_shard(cols: dict[str, list], schema: pa.Schema, where) -> None:
     """Write shard columns (from :func:`shard_row`) as zstd parquet to a path or Arrow stream."""
-    pq.write_table(pa.Table.from_pydict(cols, schema=schema), where, compression="zstd")
+    write_parquet_table(pa.Table.from_pydict(cols, schema=schema), where)
+
+
+def write_parquet_table(table: pa.Table, where) -> None:
+    """Write a curated shard table as zstd parquet to a path or Arrow stream.
+
+    The bytes depend on how the columns are chunked: a table from ``from_pydict`` has one
+    chunk per column, and so must any table whose bytes should match it.
+    """
+    pq.write_table(table, where, compression="zstd")
 
 
 def write_jsonl_shard(cols: dict[str, list], fh) -> None:

@@ -68,7 +68,7 @@ def _ray_run_with_sink(monkeypatch, *args, **kwargs):
         calls.append(a[1].out)
         return real(*a, **k)
 
-    def adapter(ds, out, cfg, ing, funnel, summaries, versions, read):
+    def adapter(ds, out, cfg, ing, funnel, summaries, versions, read, num_proc=1):
         # ray.py still hands RowsView(sorted dataset) to runner.write_outputs -> finalize.
         assert isinstance(ds, ray_data.RowsView)
         kept.append((ds.ds, cfg, ing, funnel, summaries, versions, read))
