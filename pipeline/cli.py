@@ -137,7 +137,9 @@ def validate(inputs, as_json, input_format, field_map):
 @main.command()
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--compare", "other", type=click.Path(exists=True, file_okay=False), help="Another run to compare.")
-def report(out_dir, other):
+@click.option("--num-proc", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Processes reading the curated shards (the report is the same for any value).")
+def report(out_dir, other, num_proc):
     """(Re)build the report of a finished run, optionally compared with OTHER run."""
     from pipeline.report import write_report
 
@@ -147,7 +149,7 @@ def report(out_dir, other):
 
             path = write_comparison(Path(out_dir), Path(other))
         else:
-            write_report(Path(out_dir))
+            write_report(Path(out_dir), num_proc=num_proc)
             path = Path(out_dir) / "report"
     except FileNotFoundError as e:
         _fail(SftpipeError(f"{e.filename}: not found; is {out_dir} a finished run folder?"))

@@ -308,7 +308,7 @@ def write_outputs(plan: Plan, ds, ing: dict, funnel: list[dict], summaries: dict
     timings["total"] = time.perf_counter() - t_start
     manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
     t0 = time.perf_counter()
-    write_report(plan.out, manifest)
+    write_report(plan.out, manifest, num_proc=plan.num_proc)
     timings["report"] = time.perf_counter() - t0
     manifest["timings"]["report"] = round(timings["report"], 3)
     write_json(plan.out / "manifest.json", manifest)

@@ -81,6 +81,9 @@ def test_report_rebuilds(tmp_path):
     (out / "report" / "report.json").unlink()
     res = CliRunner().invoke(main, ["report", str(out)])
     assert res.exit_code == 0 and (out / "report" / "report.json").exists()
+    first = (out / "report" / "report.json").read_bytes()
+    res = CliRunner().invoke(main, ["report", str(out), "--num-proc", "2"])
+    assert res.exit_code == 0 and (out / "report" / "report.json").read_bytes() == first
 
 
 def test_stages_lists_registry():

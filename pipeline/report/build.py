@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from pipeline.io.atomic import write_json, write_text
-from pipeline.report import collect
+from pipeline.report import collect, shards
 from pipeline.report.dist import Distributions
 from pipeline.report.problems import problems
 from pipeline.report.settings import describe, settings
@@ -48,8 +48,12 @@ def _cluster_ids(stages: dict, limit: int) -> set[str]:
     return {m for c in (near.get("largest") or [])[:limit] for m in (c.get("members") or [])[:limit]}
 
 
-def build_report(out: Path | str, manifest: dict | None = None) -> dict:
-    """The report data for the run in ``out`` (reads manifest.json when not given)."""
+def build_report(out: Path | str, manifest: dict | None = None, num_proc: int = 1) -> dict:
+    """The report data for the run in ``out`` (reads manifest.json when not given).
+
+    ``num_proc`` fork()ed workers read the curated shards (one process with a tokenizer
+    configured, or without fork()); the report is the same for any ``num_proc``.
+    """
     out = Path(out)
     cfg = settings()
     if manifest is None:
@@ -58,16 +62,22 @@ def build_report(out: Path | str, manifest: dict | None = None) -> dict:
     stages = json.loads(stages_path.read_text(encoding="utf-8")) if stages_path.exists() else {}
     per, chars, limit = int(cfg["examples_per_reason"]), int(cfg["text_chars"]), int(cfg["largest_clusters"])
     wanted = _cluster_ids(stages, limit)
-    # One pass over the curated shards, one shard in memory at a time.
+    # One pass over the curated shards, one shard in memory at a time (per process).
     dist = Distributions(cfg.get("tokenizer"), manifest["counts"].get("curated", 0))
     found: dict[str, dict] = {}
     flag_ex: dict[str, list[dict]] = {}
-    for table in collect.curated_parts(out, manifest):
-        dist.add(table)
-        # Curated first: exact duplicates share their id with the kept copy, and the kept one
-        # is the cluster member the dedup stage meant.
-        found.update(collect.curated_by_id(table, wanted - set(found), chars))
-        collect.flag_examples(table, per, chars, flag_ex)
+    wants = shards.Wants(per, chars, frozenset(wanted))
+    for part in shards.parts(collect.shard_paths(out, manifest), wants, num_proc, keep_table=bool(dist.tokenizer)):
+        dist.merge(part["dist"])
+        if "table" in part:
+            dist.add_tokens(part["table"])
+        # Curated first, earlier shards first: exact duplicates share their id with the kept
+        # copy, and the kept one is the cluster member the dedup stage meant.
+        for rid, ex in part["found"].items():
+            found.setdefault(rid, ex)
+        for code, exs in part["flags"].items():
+            bucket = flag_ex.setdefault(code, [])
+            bucket.extend(exs[:per - len(bucket)])
     examples, dropped = collect.reject_examples(out, manifest, per, chars, wanted - set(found))
     found.update(dropped)
     for code, ex in flag_ex.items():
@@ -89,13 +99,16 @@ def build_report(out: Path | str, manifest: dict | None = None) -> dict:
     }
 
 
-def write_report(out: Path | str, manifest: dict | None = None) -> dict:
-    """Write report.json, report.md and report.html under ``out/report`` and return the data."""
+def write_report(out: Path | str, manifest: dict | None = None, num_proc: int = 1) -> dict:
+    """Write report.json, report.md and report.html under ``out/report`` and return the data.
+
+    ``num_proc``: worker processes reading the curated shards (see :func:`build_report`).
+    """
     from pipeline.report.html import render_html
     from pipeline.report.markdown import render_markdown
 
     out = Path(out)
-    report = build_report(out, manifest)
+    report = build_report(out, manifest, num_proc)
     write_json(out / "report" / "report.json", report)
     write_text(out / "report" / "report.md", render_markdown(report))
     write_text(out / "report" / "report.html", render_html(report))

@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.report.words import word_counts
+
 LENGTH_BINS = [0, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10**12]
 TAGS = ("lang", "task", "domain", "complexity", "response_type", "origin")
 NO_SPACE_LANGS = ("zh", "ja", "ko", "th")
@@ -28,59 +30,96 @@ def counts(col) -> dict[str, int]:
 
 def histogram(values) -> dict[str, int]:
     """Counts per length bin (labels like "20-49", "5000+"), all bins present."""
-    arr = np.asarray(values, dtype=np.int64)
-    hist, _ = np.histogram(arr, bins=LENGTH_BINS)
+    return labelled(bin_counts(values))
+
+
+def bin_counts(values) -> np.ndarray:
+    """Counts per length bin; the counts of parts add up to those of the whole."""
+    hist, _ = np.histogram(np.asarray(values, dtype=np.int64), bins=LENGTH_BINS)
+    return hist
+
+
+def labelled(counts: np.ndarray) -> dict[str, int]:
+    """Bin counts as ``{label: count}`` (labels like "20-49", "5000+")."""
     labels = [f"{a}-{b - 1}" if b < 10**12 else f"{a}+" for a, b in pairwise(LENGTH_BINS)]
-    return dict(zip(labels, (int(h) for h in hist)))
+    return dict(zip(labels, (int(h) for h in counts)))
 
 
 def _median(arr) -> float:
     return float(np.median(arr)) if len(arr) else 0.0
 
 
+def measure(table: pa.Table) -> dict:
+    """One table's share of the distributions: tag counts, per-record lengths, turns.
+
+    Parts of several tables (shards) are combined by :meth:`Distributions.merge`, so a
+    shard can be measured in another process. Word counts come from
+    :func:`pipeline.report.words.word_counts`, the same numbers as
+    ``list_value_length(utf8_split_whitespace(...))``.
+    """
+    if table.num_rows == 0:
+        return {"records": 0}
+    part: dict = {"records": table.num_rows, "tags": {}, "lengths": {}, "bins": {}}
+    for tag in TAGS:
+        if tag in table.column_names:
+            part["tags"][tag] = counts(table.column(tag))
+    spaced = None
+    if "lang" in table.column_names:
+        spaced = pc.invert(pc.is_in(pc.fill_null(table.column("lang"), ""),
+                                    value_set=pa.array(NO_SPACE_LANGS))).to_numpy(zero_copy_only=False)
+    for field in ("instruction", "output"):
+        col = table.column(field)
+        words = word_counts(col)
+        part["lengths"][f"{field}_chars"] = pc.utf8_length(col).to_numpy(zero_copy_only=False).astype(np.int32)
+        part["lengths"][f"{field}_words"] = words if spaced is None else words[spaced]
+    for name, arr in part["lengths"].items():
+        part["bins"][name] = bin_counts(arr)
+    turns = pc.add(pc.list_value_length(table.column("history")), 1)
+    part["turns"] = counts(pc.cast(turns, pa.string()))
+    return part
+
+
 class Distributions:
     """Accumulates tag counts, length histograms, medians and turns shard by shard.
 
     Only per-record lengths (int32) are kept for the medians, so memory grows by a few
-    bytes per record rather than by the text.
+    bytes per record rather than by the text; histograms are summed from the parts' bins.
     """
 
     def __init__(self, tokenizer: str | None = None, total: int = 0):
         self.records = 0
         self.tags: dict[str, dict[str, int]] = {}
         self.lengths: dict[str, list[np.ndarray]] = {}
+        self.bins: dict[str, np.ndarray] = {}
         self.turns: dict[str, int] = {}
         self.tokenizer, self.total = tokenizer, total
         self.token_lengths: dict[str, list[int]] = {"instruction": [], "output": []}
         self._tok = None
 
     def add(self, table: pa.Table) -> None:
-        if table.num_rows == 0:
-            return
-        self.records += table.num_rows
-        for tag in TAGS:
-            if tag in table.column_names:
-                bucket = self.tags.setdefault(tag, {})
-                for k, v in counts(table.column(tag)).items():
-                    bucket[k] = bucket.get(k, 0) + v
-        spaced = None
-        if "lang" in table.column_names:
-            spaced = pc.invert(pc.is_in(pc.fill_null(table.column("lang"), ""),
-                                        value_set=pa.array(NO_SPACE_LANGS)))
-        for field in ("instruction", "output"):
-            col = table.column(field)
-            chars = pc.utf8_length(col).to_numpy(zero_copy_only=False).astype(np.int32)
-            words_col = col if spaced is None else pc.filter(col, spaced)
-            words = pc.list_value_length(pc.utf8_split_whitespace(words_col)).to_numpy(zero_copy_only=False)
-            self.lengths.setdefault(f"{field}_chars", []).append(chars)
-            self.lengths.setdefault(f"{field}_words", []).append(words.astype(np.int32))
-        turns = pc.add(pc.list_value_length(table.column("history")), 1)
-        for k, v in counts(pc.cast(turns, pa.string())).items():
-            self.turns[k] = self.turns.get(k, 0) + v
-        if self.tokenizer:
-            self._add_tokens(table)
+        """Measure ``table`` and merge it (token lengths too, when a tokenizer is set)."""
+        self.merge(measure(table))
+        self.add_tokens(table)
 
-    def _add_tokens(self, table: pa.Table) -> None:
+    def merge(self, part: dict) -> None:
+        """Add one :func:`measure` part (parts must come in shard order)."""
+        if not part["records"]:
+            return
+        self.records += part["records"]
+        for tag, c in part["tags"].items():
+            bucket = self.tags.setdefault(tag, {})
+            for k, v in c.items():
+                bucket[k] = bucket.get(k, 0) + v
+        for name, arr in part["lengths"].items():
+            self.lengths.setdefault(name, []).append(arr)
+            self.bins[name] = self.bins[name] + part["bins"][name] if name in self.bins else part["bins"][name]
+        for k, v in part["turns"].items():
+            self.turns[k] = self.turns.get(k, 0) + v
+
+    def add_tokens(self, table: pa.Table) -> None:
+        """Token lengths of an evenly spaced sample of ``table`` (nothing without a tokenizer)."""
+        if not self.tokenizer or table.num_rows == 0:
+            return
         if self._tok is None:
             self._tok = load_tokenizer(self.tokenizer) or False
         if not self._tok:
@@ -100,9 +139,8 @@ class Distributions:
         for tag, c in self.tags.items():
             dist[tag] = dict(sorted(c.items()))
         for name, parts in self.lengths.items():
-            arr = np.concatenate(parts) if parts else np.zeros(0, np.int32)
-            dist[name] = histogram(arr)
-            dist[f"{name}_median"] = _median(arr)
+            dist[name] = labelled(self.bins[name])
+            dist[f"{name}_median"] = _median(np.concatenate(parts))
         dist["turns"] = {k: v for k, v in sorted(self.turns.items(), key=lambda kv: int(kv[0]))}
         if self.tokenizer:
             if not self._tok:
