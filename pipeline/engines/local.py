@@ -199,25 +199,23 @@ def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
     datasets.disable_progress_bars()
     desc = "+".join(s for s, _ in chain)
     _CHAINS[fingerprint] = chain
+    _SOURCES[fingerprint] = source = (files_of(ds), _file_rows(files_of(ds)))
     try:
-        if num_proc <= 1 or len(ds) < 2 * BATCH or "fork" not in multiprocessing.get_all_start_methods():
-            bar = _bar(progress, desc, len(ds))
-            _map_range(ds, fingerprint, str(out_file), bar=bar)
-            if bar is not None:
-                bar.close()
-            return load([str(out_file)])
-        bounds = shard_bounds(ds, num_proc * SHARDS_PER_PROC)
-        stem = out_file.with_suffix("")
-        jobs = [(fingerprint, a, b, f"{stem}_{i:05d}_of_{len(bounds):05d}.arrow")
-                for i, (a, b) in enumerate(bounds)]
-        _SOURCES[fingerprint] = ds
         bar = _bar(progress, desc, len(ds))
-        files = []
-        with multiprocessing.get_context("fork").Pool(min(num_proc, len(jobs))) as pool:
-            for path, rows in pool.imap(_map_job, jobs):
-                files.append(path)
-                if bar is not None:
-                    bar.update(rows)
+        if num_proc <= 1 or len(ds) < 2 * BATCH or "fork" not in multiprocessing.get_all_start_methods():
+            _map_range(source, fingerprint, str(out_file), 0, len(ds), bar)
+            files = [str(out_file)]
+        else:
+            bounds = shard_bounds(ds, max(num_proc * SHARDS_PER_PROC, -(-len(ds) // WINDOW_ROWS)))
+            stem = out_file.with_suffix("")
+            jobs = [(fingerprint, a, b, f"{stem}_{i:05d}_of_{len(bounds):05d}.arrow")
+                    for i, (a, b) in enumerate(bounds)]
+            files = []
+            with multiprocessing.get_context("fork").Pool(min(num_proc, len(jobs))) as pool:
+                for path, rows in pool.imap(_map_job, jobs):
+                    files.append(path)
+                    if bar is not None:
+                        bar.update(rows)
         if bar is not None:
             bar.close()
         return load(files)
@@ -235,7 +233,8 @@ def _bar(progress: bool, desc: str, total: int):
 
 
 SHARDS_PER_PROC = 3  # contiguous shards per worker: the pool hands them out as workers free up
-_SOURCES: dict[str, datasets.Dataset] = {}  # the dataset a parallel map reads, for its workers
+WINDOW_ROWS = 100_000  # rows a map worker reads at a time; a parallel pass has at least rows / WINDOW_ROWS shards
+_SOURCES: dict[str, tuple[list[str], list[int]]] = {}  # checkpoint files and their row counts, for map workers
 
 
 def shard_bounds(ds: datasets.Dataset, pieces: int) -> list[tuple[int, int]]:
@@ -255,22 +254,48 @@ def shard_bounds(ds: datasets.Dataset, pieces: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
-def _map_range(ds: datasets.Dataset, key: str, path: str, a: int = 0, b: int | None = None, bar=None) -> None:
-    """Rows ``[a, b)`` of ``ds`` through the chain under ``key``, written to ``path`` as an Arrow stream.
+def _file_rows(files: list[str]) -> list[int]:
+    """Rows per checkpoint file (only the batch headers are read)."""
+    counts = []
+    for f in files:
+        with pa.memory_map(f) as src:
+            counts.append(sum(rb.num_rows for rb in pa.ipc.open_stream(src)))
+    return counts
 
-    The rows are read as slices of the memory-mapped table and written with pyarrow's IPC
-    writer, the format ``datasets.Dataset.from_file`` loads; the file appears complete or not at all.
+
+def _window(source: tuple[list[str], list[int]], a: int, b: int) -> pa.Table:
+    """Rows ``[a, b)`` of the checkpoint, zero-copy from memory maps opened for this window alone.
+
+    The maps close when the window's table is freed, so pages a worker has read stop
+    counting as its resident memory: a worker holds one window, not the corpus.
+    """
+    parts, pos = [], 0
+    for f, n in zip(*source):
+        lo, hi = max(a, pos), min(b, pos + n)
+        if lo < hi:
+            with pa.memory_map(f) as src:
+                parts.append(pa.ipc.open_stream(src).read_all().slice(lo - pos, hi - lo))
+        pos += n
+    return pa.concat_tables(parts) if parts else WORK_SCHEMA.empty_table()
+
+
+def _map_range(source: tuple[list[str], list[int]], key: str, path: str, a: int, b: int, bar=None) -> None:
+    """Rows ``[a, b)`` of the checkpoint through the chain under ``key``, written to ``path`` as an Arrow stream.
+
+    Rows are read window by window (:func:`_window`) and written with pyarrow's IPC writer,
+    the format ``datasets.Dataset.from_file`` loads; the file appears complete or not at all.
     """
     rows = batch_rows(_CHAINS[key])
-    table = ds.data.table
-    b = len(ds) if b is None else b
     tmp = f"{path}.tmp"
     with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_stream(sink, WORK_SCHEMA) as writer:
-        for start in range(a, b, rows):
-            n = min(rows, b - start)
-            writer.write_table(apply_table(table.slice(start, n), key=key))
-            if bar is not None:
-                bar.update(n)
+        for w in range(a, b, WINDOW_ROWS):
+            table = _window(source, w, min(b, w + WINDOW_ROWS))
+            for start in range(0, table.num_rows, rows):
+                n = min(rows, table.num_rows - start)
+                writer.write_table(apply_table(table.slice(start, n), key=key))
+                if bar is not None:
+                    bar.update(n)
+            del table
     os.replace(tmp, path)
 
 

@@ -92,6 +92,20 @@ def test_parallel_map_equals_serial_and_workers_inherit_the_fitted_processor(tmp
     assert not local._CHAINS and not local._SOURCES  # nothing left behind for later maps
 
 
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_small_read_windows_over_several_files_give_the_same_rows(tmp_path, monkeypatch, num_proc):
+    parts = [_dataset(tmp_path / str(i), 1300 + i, rejected_below=100 * i) for i in range(3)
+             if (tmp_path / str(i)).mkdir() is None]
+    ds = datasets.concatenate_datasets(parts)
+    want = local.map_stages(ds, [("probe", _probe())], tmp_path / "want.arrow", 1, "fp-want", False).data.table
+    monkeypatch.setattr(local, "WINDOW_ROWS", 777)  # windows straddle file and batch boundaries
+    got = local.map_stages(ds, [("probe", _probe())], tmp_path / "got.arrow", num_proc, "fp-got", False)
+    assert got.data.table.equals(want)
+    assert len(want) == sum(len(p) for p in parts)
+    if num_proc > 1:
+        assert len(local.files_of(got)) >= len(ds) // 777
+
+
 def test_fit_features_without_fork_pass_batches_through(monkeypatch):
     """Where fork() is unavailable the batches come back untouched and fit computes features itself."""
     monkeypatch.setattr(local.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
