@@ -49,8 +49,9 @@ class Stage:
       would make of it, or None to have the engine use the Python path. The usual shape:
       decide with Arrow kernels which rows can be affected and run the Python path on those
       only (:func:`pipeline.engines.arrow_apply.python_rows`).
-    - ``fit_arrow(tables)`` stands in for ``fit`` when the stage's ``arrow_fit`` is true; it
-      gets Arrow tables of the live rows' ``fit_columns``, in input order.
+    - ``fit_arrow(tables)`` stands in for ``fit`` when the stage's ``arrow_fit`` is true;
+      ``tables()`` starts a pass over Arrow tables of the live rows' ``fit_columns``, in input
+      order (as many passes as the stage needs).
 
     Each Arrow path is tested to agree with the Python path on tricky tables.
     """

@@ -142,7 +142,7 @@ def _run(inputs, *, config, out, num_proc, seed, resume, only, eval_sets, input_
         head = procs[group[0]]
         if getattr(head, "is_global", False):
             if getattr(head, "arrow_fit", False):
-                head.fit_arrow(local.live_tables(ds, list(head.fit_columns)))
+                head.fit_arrow(lambda: local.live_tables(ds, list(head.fit_columns)))
             else:
                 batches = local.live_batches(ds, columns=getattr(head, "fit_columns", None))
                 if plan.num_proc > 1 and hasattr(head, "fit_features") and funnel[-1]["out"] >= local.PARALLEL_FIT_MIN_ROWS:

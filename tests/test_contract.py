@@ -107,7 +107,7 @@ def test_arrow_path_equals_python_path(name):
     proc = _fresh(name)
     if getattr(proc, "arrow_fit", False):
         arrow = registry.create(name, stage_rules(name), seed=7)
-        arrow.fit_arrow(iter([table.select(list(arrow.fit_columns))]))
+        arrow.fit_arrow(lambda: iter([table.select(list(arrow.fit_columns))]))
         arrow.setup()
     else:
         arrow = _fresh(name)

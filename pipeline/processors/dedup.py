@@ -19,9 +19,10 @@ summary are the local ones.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,6 +40,27 @@ if TYPE_CHECKING:  # the detector (and datasketch) load only when near-duplicate
 def row_key(rid: str, src: Mapping[str, Any] | None) -> tuple:
     src = src or {}
     return (src.get("file", ""), src.get("index", -1), rid)
+
+
+_HEX = np.full(256, 255, np.uint8)
+_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+
+
+def id_keys(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A 64-bit key per id, equal for equal ids: the first 16 hex digits of a ``record_id``
+    (24 lowercase hex characters). Any other id is keyed by Python's string hash. Distinct
+    ids may share a key; keys only pick the rows whose ids are then compared exactly."""
+    arr = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    n = len(arr)
+    if n and arr.null_count == 0 and arr.type == pa.string():
+        offsets = np.frombuffer(arr.buffers()[1], np.int32, n + 1, 4 * arr.offset)
+        if offsets[-1] - offsets[0] == 24 * n and (np.diff(offsets) == 24).all():
+            chars = np.frombuffer(arr.buffers()[2], np.uint8, 24 * n, int(offsets[0])).reshape(n, 24)[:, :16]
+            nibbles = _HEX[chars]
+            if (nibbles != 255).all():
+                shifts = np.arange(60, -1, -4, dtype=np.uint64)
+                return np.bitwise_or.reduce(nibbles.astype(np.uint64) << shifts, axis=1)
+    return np.array([hash(s) for s in arr.to_pylist()], np.int64).view(np.uint64)
 
 
 def _where(src: Mapping[str, Any]) -> str:
@@ -136,18 +158,28 @@ class Dedup(Stage):
         """``fit_arrow`` can stand in for ``fit``: only without near-duplicate detection."""
         return self.action("near") == "off"
 
-    def fit_arrow(self, tables: Iterable[pa.Table]) -> None:
-        """``fit`` from Arrow tables of the live rows (``id`` and ``source``), in input order."""
-        kept = list(tables)
-        ids = pa.chunked_array([c for t in kept for c in t.column("id").chunks], pa.string())
-        counts = pc.value_counts(ids)
-        repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
-        rows: list[tuple[str, dict]] = []
-        if len(repeated):
-            sub = pa.Table.from_batches([b for t in kept for b in t.to_batches()]).filter(
-                pc.is_in(ids, value_set=repeated))
-            rows = list(zip(sub.column("id").to_pylist(), sub.column("source").to_pylist()))
-        _, first, dupes = self.exact_decide(rows)
+    def fit_arrow(self, tables: Callable[[], Iterable[pa.Table]]) -> None:
+        """``fit`` from Arrow tables of the live rows (``id`` and ``source``), in input order.
+
+        ``tables()`` gives a fresh pass over them; two passes are made. The first keeps one
+        64-bit key per row (:func:`id_keys`) to find the keys seen more than once; the second
+        feeds only the rows with such keys to the exact-duplicate decision, in order. Memory is
+        8 bytes per row plus the repeated rows' state, and no table is held between batches.
+        """
+        keys = [id_keys(t.column("id")) for t in tables()]
+        flat = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
+        uniq, counts = np.unique(flat, return_counts=True)
+        repeated = uniq[counts > 1]
+        del flat, uniq, counts
+
+        def rows():
+            for t, k in zip(tables(), keys):
+                hit = np.isin(k, repeated)
+                if hit.any():
+                    sub = t.filter(pa.array(hit))
+                    yield from zip(sub.column("id").to_pylist(), sub.column("source").to_pylist())
+
+        _, first, dupes = self.exact_decide(rows() if len(repeated) else iter(()))
         self.install(first, dupes, None, None)
 
     def process_arrow(self, table: pa.Table) -> pa.Table:

@@ -45,7 +45,7 @@ def test_fit_arrow_decides_like_fit(picks, pieces, files, exact):
     slow, fast = stage(exact=exact), stage(exact=exact)
     slow.fit(iter([from_rows(recs)]))
     assert fast.arrow_fit
-    fast.fit_arrow(iter(tables(recs, pieces)))
+    fast.fit_arrow(lambda: iter(tables(recs, pieces)))
     assert (fast.first, fast.dupes, fast.summary()) == (slow.first, slow.dupes, slow.summary())
     table = work_table(recs)
     got = fast.process_arrow(table)
@@ -59,7 +59,7 @@ def test_fit_arrow_decides_like_fit(picks, pieces, files, exact):
 def test_duplicates_are_rejected_naming_the_first():
     recs = records([0, 1, 0, 0], ["a.jsonl"])
     proc = stage()
-    proc.fit_arrow(iter(tables(recs, 2)))
+    proc.fit_arrow(lambda: iter(tables(recs, 2)))
     got = proc.process_arrow(work_table(recs)).to_pylist()
     assert [r["_reason"] for r in got] == ["", "", "dedup_exact", "dedup_exact"]
     assert [r["_dup"] for r in got] == ["", "", recs[0]["id"], recs[0]["id"]]
@@ -81,5 +81,28 @@ def test_near_duplicates_keep_the_python_fit_and_agree_in_process():
 @pytest.mark.parametrize("recs", [[], records([0], ["a.jsonl"])])
 def test_nothing_repeated(recs):
     proc = stage()
-    proc.fit_arrow(iter(tables(recs, 1)))
+    proc.fit_arrow(lambda: iter(tables(recs, 1)))
     assert proc.first == {} and proc.dupes == {}
+
+
+def test_id_keys_read_the_hex_prefix_and_fall_back_for_other_ids():
+    from pipeline.processors.dedup import id_keys
+
+    recs = records([0, 1, 2, 0], ["a.jsonl"])
+    ids = [r["id"] for r in recs]
+    sliced = pa.chunked_array([pa.array(["x" * 24] + ids[:2]).slice(1), pa.array(ids[2:])])
+    keys = id_keys(sliced)
+    assert keys.tolist() == [int(i[:16], 16) for i in ids]
+    assert keys[0] == keys[3] and len(set(keys.tolist())) == 3
+    odd = id_keys(pa.array(["custom-1", "custom-2", "custom-1", "ABCDEF0123456789ABCDEF01"]))
+    assert odd[0] == odd[2] and odd[0] != odd[1] and len(odd) == 4
+
+
+def test_fit_arrow_with_ids_that_are_not_record_ids():
+    recs = records([0, 1, 0, 2, 1], ["a.jsonl"])
+    for i, r in enumerate(recs):
+        r["id"] = ["same", "other", "same", "third", "other"][i]
+    slow, fast = stage(), stage()
+    slow.fit(iter([from_rows(recs)]))
+    fast.fit_arrow(lambda: iter(tables(recs, 2)))
+    assert (fast.first, fast.dupes) == (slow.first, slow.dupes) and len(fast.dupes) == 2
