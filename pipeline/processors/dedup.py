@@ -48,19 +48,35 @@ _HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint
 
 def id_keys(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A 64-bit key per id, equal for equal ids: the first 16 hex digits of a ``record_id``
-    (24 lowercase hex characters). Any other id is keyed by Python's string hash. Distinct
-    ids may share a key; keys only pick the rows whose ids are then compared exactly."""
+    (24 lowercase hex characters), and Python's string hash for any other id (or null).
+    Distinct ids may share a key; keys only pick rows whose ids are then compared exactly."""
     arr = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
     n = len(arr)
-    if n and arr.null_count == 0 and arr.type == pa.string():
+    keys = np.zeros(n, np.uint64)
+    hexed = np.zeros(n, bool)
+    if n and arr.type == pa.string():
         offsets = np.frombuffer(arr.buffers()[1], np.int32, n + 1, 4 * arr.offset)
-        if offsets[-1] - offsets[0] == 24 * n and (np.diff(offsets) == 24).all():
-            chars = np.frombuffer(arr.buffers()[2], np.uint8, 24 * n, int(offsets[0])).reshape(n, 24)[:, :16]
-            nibbles = _HEX[chars]
-            if (nibbles != 255).all():
-                shifts = np.arange(60, -1, -4, dtype=np.uint64)
-                return np.bitwise_or.reduce(nibbles.astype(np.uint64) << shifts, axis=1)
-    return np.array([hash(s) for s in arr.to_pylist()], np.int64).view(np.uint64)
+        rows = np.flatnonzero((np.diff(offsets) == 24) & arr.is_valid().to_numpy(zero_copy_only=False))
+        if len(rows):
+            data = np.frombuffer(arr.buffers()[2], np.uint8)
+            nibbles = _HEX[data[offsets[rows][:, None] + np.arange(16)]]
+            good = (nibbles != 255).all(axis=1)
+            rows, nibbles = rows[good], nibbles[good]
+            keys[rows] = np.bitwise_or.reduce(nibbles.astype(np.uint64) << np.arange(60, -1, -4, dtype=np.uint64),
+                                              axis=1)
+            hexed[rows] = True
+    rest = np.flatnonzero(~hexed)
+    if len(rest):
+        others = arr.take(pa.array(rest)).to_pylist()
+        keys[rest] = np.array([hash(s) for s in others], np.int64).view(np.uint64)
+    return keys
+
+
+def _among(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Which ``keys`` occur in ``sorted_keys`` (sorted, as np.unique gives them)."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), bool)
+    return sorted_keys[np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)] == keys
 
 
 def _where(src: Mapping[str, Any]) -> str:
@@ -92,6 +108,39 @@ class ExactState:
     def result(self) -> tuple[dict[str, str], dict[tuple, str]]:
         """(id -> ``file#index`` of its first occurrence, for ids with duplicates; duplicates by row key)."""
         return {rid: self.first[rid] for rid in set(self.dupes.values())}, self.dupes
+
+
+def exact_duplicates(rows: pa.Table | None, on: bool, fallback) -> tuple[dict[str, str], dict[tuple, str]]:
+    """:class:`ExactState`'s ``result()`` for ``rows`` (``id``, ``source``; every row of each id, in
+    input order), computed with Arrow and numpy. Rows with a null id, source, file or index go to
+    ``fallback(rows) -> (flags, first, dupes)`` (:meth:`Dedup.exact_decide`) instead.
+
+    A row is a duplicate when an earlier row has its id and a different ``(file, index)``;
+    ``first`` maps each id that has duplicates to ``file#index`` of its first row.
+    """
+    if rows is None or not on or not rows.num_rows:
+        return {}, {}
+    src = rows.column("source")
+    file, index = pc.struct_field(src, "file"), pc.struct_field(src, "index")
+    if any(c.null_count for c in (rows.column("id"), src, file, index)):
+        _, first, dupes = fallback(zip(rows.column("id").to_pylist(), src.to_pylist()))
+        return first, dupes
+    codes = rows.column("id").combine_chunks().dictionary_encode().indices.to_numpy()
+    _, first_pos = np.unique(codes, return_index=True)
+    head = first_pos[codes]  # each row's first row of its id (dictionary codes follow first appearance)
+    fcodes = file.combine_chunks().dictionary_encode().indices.to_numpy()
+    idx = index.combine_chunks().to_numpy()
+    dup = np.flatnonzero((np.arange(len(codes)) != head) & ((fcodes != fcodes[head]) | (idx != idx[head])))
+    if not len(dup):
+        return {}, {}
+    d = rows.take(pa.array(dup))
+    ids, files, indexes = (c.to_pylist() for c in (d.column("id"), pc.struct_field(d.column("source"), "file"),
+                                                    pc.struct_field(d.column("source"), "index")))
+    dupes = {(f, i, rid): rid for rid, f, i in zip(ids, files, indexes)}
+    h = rows.take(pa.array(head[dup]))
+    first = {rid: f"{f}#{i}" for rid, f, i in zip(ids, pc.struct_field(h.column("source"), "file").to_pylist(),
+                                                  pc.struct_field(h.column("source"), "index").to_pylist())}
+    return first, dupes
 
 
 @register
@@ -163,40 +212,34 @@ class Dedup(Stage):
 
         ``tables()`` gives a fresh pass over them; two passes are made. The first keeps one
         64-bit key per row (:func:`id_keys`) to find the keys seen more than once; the second
-        feeds only the rows with such keys to the exact-duplicate decision, in order. Memory is
-        8 bytes per row plus the repeated rows' state, and no table is held between batches.
+        gathers only the rows with such keys, and :func:`exact_duplicates` decides on them as
+        :meth:`exact_decide` would. Memory is 8 bytes per row plus the repeated rows.
         """
         keys = [id_keys(t.column("id")) for t in tables()]
         flat = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
         uniq, counts = np.unique(flat, return_counts=True)
         repeated = uniq[counts > 1]
         del flat, uniq, counts
-
-        def rows():
-            for t, k in zip(tables(), keys):
-                hit = np.isin(k, repeated)
-                if hit.any():
-                    sub = t.filter(pa.array(hit))
-                    yield from zip(sub.column("id").to_pylist(), sub.column("source").to_pylist())
-
-        _, first, dupes = self.exact_decide(rows() if len(repeated) else iter(()))
-        self.install(first, dupes, None, None)
+        parts = [t.filter(pa.array(hit)) for t, k in zip(tables(), keys) if (hit := _among(k, repeated)).any()]
+        rows = pa.concat_tables(parts) if parts else None
+        self.install(*exact_duplicates(rows, self.action("exact") != "off", self.exact_decide), None, None)
 
     def process_arrow(self, table: pa.Table) -> pa.Table:
         """Only rows whose id was seen more than once, or is in a near-duplicate cluster, can change."""
-        ids = getattr(self, "_arrow_ids", None)
-        if ids is None:
-            ids = self._arrow_ids = pa.array(sorted(set(self.first) | {k[2] for k in self.members}), pa.string())
-        cand = pc.is_in(table.column("id"), value_set=ids)
-        if isinstance(cand, pa.ChunkedArray):
-            cand = cand.combine_chunks()
-        if not pc.any(cand).as_py():
+        known = getattr(self, "_arrow_keys", None)
+        if known is None:
+            ids = sorted(set(self.first) | {k[2] for k in self.members})
+            known = self._arrow_keys = np.unique(id_keys(pa.array(ids, pa.string())))
+        cand = _among(id_keys(table.column("id")), known)
+        if not cand.any():
             return table
-        sub = table.filter(cand)
+        sub = table.filter(pa.array(cand))
         rids = sub.column("id").to_pylist()
         hits = [(key := row_key(rid, src)) in self.dupes or key in self.members
                 for rid, src in zip(rids, sub.column("source").to_pylist())]
-        mask = pc.replace_with_mask(cand, cand, pa.array(hits, pa.bool_()))
+        mask = cand.copy()
+        mask[np.flatnonzero(cand)] = hits
+        mask = pa.array(mask)
         if self.members or self.action("exact") != "drop":
             return python_rows(table, mask, self.name, self)
         # Only exact duplicates to drop: their verdicts touch the four fate columns alone.
@@ -240,7 +283,7 @@ class Dedup(Stage):
         """Set what ``process`` looks up: the outcome of :meth:`fit`, however it was computed."""
         self.first, self.dupes = first, dupes
         self.members = members or {}
-        self._arrow_ids = None
+        self._arrow_keys = None
         self.near_summary = near_summary or {}
 
     # The fitted lookups travel to every worker of the process pass, pickled by whatever the

@@ -106,3 +106,22 @@ def test_fit_arrow_with_ids_that_are_not_record_ids():
     slow.fit(iter([from_rows(recs)]))
     fast.fit_arrow(lambda: iter(tables(recs, 2)))
     assert (fast.first, fast.dupes) == (slow.first, slow.dupes) and len(fast.dupes) == 2
+
+
+def test_rows_without_a_position_take_the_python_decision():
+    from pipeline.processors.dedup import exact_duplicates
+
+    recs = records([0, 0, 1, 1], ["a.jsonl"])
+    table = work_table(recs).select(["id", "source"])
+    src = table.column("source").to_pylist()
+    src[1] = None  # a row without a source position
+    table = table.set_column(1, "source", pa.array(src, table.schema.field("source").type))
+    calls = []
+
+    def fallback(rows):
+        calls.append(1)
+        return stage().exact_decide(rows)
+
+    first, dupes = exact_duplicates(table, True, fallback)
+    assert calls and (first, dupes) == stage().exact_decide(zip(table.column("id").to_pylist(), src))[1:]
+    assert exact_duplicates(work_table(recs).select(["id", "source"]), True, fallback)[1] and len(calls) == 1
