@@ -45,7 +45,7 @@ def _is_arrow(segment: list) -> bool:
 
 def _run_segment(table: pa.Table, segment: list) -> pa.Table:
     if _is_arrow(segment):
-        stage, proc = segment[0]
+        proc = segment[0][1]
         if not getattr(proc, "_setup_done", False):
             proc.setup()
             proc._setup_done = True

@@ -49,6 +49,25 @@ def _median(arr) -> float:
     return float(np.median(arr)) if len(arr) else 0.0
 
 
+def value_counts(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values, their counts): what a median needs, in far less memory than the values."""
+    return np.unique(np.asarray(arr, dtype=np.int64), return_counts=True)
+
+
+def counted_median(parts: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """``np.median`` of the values the ``(values, counts)`` parts stand for (0.0 when none)."""
+    if not parts:
+        return 0.0
+    values, inverse = np.unique(np.concatenate([v for v, _ in parts]), return_inverse=True)
+    counts = np.bincount(inverse, weights=np.concatenate([c for _, c in parts])).astype(np.int64)
+    n = int(counts.sum())
+    if n == 0:
+        return 0.0
+    cum = np.cumsum(counts)
+    lo, hi = (values[np.searchsorted(cum, k, side="right")] for k in ((n - 1) // 2, n // 2))
+    return float(np.mean([lo, hi]))
+
+
 def measure(table: pa.Table) -> dict:
     """One table's share of the distributions: tag counts, per-record lengths, turns.
 
@@ -74,6 +93,7 @@ def measure(table: pa.Table) -> dict:
         part["lengths"][f"{field}_words"] = words if spaced is None else words[spaced]
     for name, arr in part["lengths"].items():
         part["bins"][name] = bin_counts(arr)
+        part["lengths"][name] = value_counts(arr)
     turns = pc.add(pc.list_value_length(table.column("history")), 1)
     part["turns"] = counts(pc.cast(turns, pa.string()))
     return part
@@ -82,14 +102,14 @@ def measure(table: pa.Table) -> dict:
 class Distributions:
     """Accumulates tag counts, length histograms, medians and turns shard by shard.
 
-    Only per-record lengths (int32) are kept for the medians, so memory grows by a few
-    bytes per record rather than by the text; histograms are summed from the parts' bins.
+    Lengths are kept as (distinct value, count) pairs for the medians, so memory grows with
+    the number of distinct lengths, not records; histograms are summed from the parts' bins.
     """
 
     def __init__(self, tokenizer: str | None = None, total: int = 0):
         self.records = 0
         self.tags: dict[str, dict[str, int]] = {}
-        self.lengths: dict[str, list[np.ndarray]] = {}
+        self.lengths: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         self.bins: dict[str, np.ndarray] = {}
         self.turns: dict[str, int] = {}
         self.tokenizer, self.total = tokenizer, total
@@ -140,7 +160,7 @@ class Distributions:
             dist[tag] = dict(sorted(c.items()))
         for name, parts in self.lengths.items():
             dist[name] = labelled(self.bins[name])
-            dist[f"{name}_median"] = _median(np.concatenate(parts))
+            dist[f"{name}_median"] = counted_median(parts)
         dist["turns"] = {k: v for k, v in sorted(self.turns.items(), key=lambda kv: int(kv[0]))}
         if self.tokenizer:
             if not self._tok:

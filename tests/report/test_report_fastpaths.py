@@ -18,6 +18,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.report import collect, dist, shards, words
 from pipeline.report.build import build_report
@@ -273,3 +275,13 @@ def test_token_lengths_come_out_the_same_shard_by_shard(sharded_run, tmp_path, m
         want.add(pq.read_table(p))
     got = build_report(sharded_run, num_proc=3)["distributions"]
     assert got == want.result() and got["tokens"]["available"] and got["tokens"]["sampled"] > 5
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 10**7), max_size=30), max_size=6))
+def test_median_from_value_counts_equals_numpy_median(parts):
+    from pipeline.report.dist import _median, counted_median, value_counts
+
+    counted = [value_counts(np.array(p, dtype=np.int32)) for p in parts]
+    flat = np.array([x for p in parts for x in p], dtype=np.int32)
+    assert counted_median(counted) == _median(flat)
