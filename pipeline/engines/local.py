@@ -191,7 +191,8 @@ def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
     With ``num_proc > 1`` the rows are cut into contiguous shards of about equal work
     (live rows weighted by text length: rows an earlier stage rejected cost nothing, and
     they cluster, e.g. the near-duplicate tail of a corpus), and ``num_proc`` fork()ed
-    workers each map one shard at a time, batch by batch, into its own Arrow file. The workers inherit ``chain`` as it is in this process (fitted state,
+    workers each map one shard at a time, window by window (:func:`_window`), into its own
+    Arrow file. The workers inherit ``chain`` as it is in this process (fitted state,
     set-up lexicons and caches) instead of receiving a pickled copy, which would drop
     every "_" attribute (see ``Stage.__getstate__``) and redo ``setup()`` per worker.
     Row order, and so every output, is the same for any ``num_proc``.
