@@ -44,7 +44,7 @@ def files_of(ds: datasets.Dataset) -> list[str]:
 class ArrowFiles:
     """Rows of a checkpoint streamed from its Arrow files, batch by batch.
 
-    Sequential passes (global ``fit``, funnel counts, writing outputs) read the files
+    Sequential passes over whole rows (a global ``fit``, writing outputs) read the files
     with plain buffered reads: no memory map whose touched pages count as resident
     memory, and no concatenated in-memory copy, so memory stays flat as corpora grow.
     It offers the two ``datasets`` calls the writers use: ``select_columns`` and ``iter``.
