@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import platform
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,8 @@ from pipeline.errors import ConfigError, NoInputError
 from pipeline.io.atomic import write_json
 from pipeline.io.readers import expand_inputs
 from pipeline.io.writers import RejectWriter
+from pipeline.progress import bar as progress_bar
+from pipeline.progress import with_progress
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 STATE_VERSION = 1
@@ -236,7 +237,7 @@ def ingest_step(plan: Plan, progress: bool, timings: dict) -> dict:
         t0 = time.perf_counter()
         rej = RejectWriter(plan.work / "ingest-rejects")
         work_file = plan.work / "00-ingest.arrow"
-        bar = _bar(progress, "    ingest")
+        bar = progress_bar(progress, "    ingest")
         inputs_info, errors, reasons = ingest(plan.paths, work_file, rej, plan.cfg.input_format,
                                               plan.cfg.field_map, bar, num_proc=plan.num_proc)
         if bar is not None:
@@ -335,25 +336,3 @@ def _groups(stages: list[str], procs: dict) -> list[list[str]]:
         else:
             groups[-1].append(s)
     return groups
-
-
-def _bar(progress: bool, desc: str, total: int | None = None):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(desc=desc, total=total, unit=" rec", file=sys.stderr, mininterval=0.5)
-
-
-def with_progress(batches, progress: bool, desc: str, total: int):
-    """Pass batches through, advancing a progress bar (records/s, ETA) by their row counts."""
-    bar = _bar(progress, desc, total)
-    if bar is None:
-        yield from batches
-        return
-    try:
-        for b in batches:
-            bar.update(len(b["id"]) if b else 0)
-            yield b
-    finally:
-        bar.close()

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from pipeline.engines import arrow_apply
 from pipeline.engines.apply import funnel_steps
 from pipeline.io.columns import WORK_SCHEMA, decode, work_table
+from pipeline.progress import bar as progress_bar
 
 BATCH = 1000
 ARROW_BATCH = 20_000  # rows per map batch when every stage of the pass has an Arrow path
@@ -202,7 +203,7 @@ def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
     _CHAINS[fingerprint] = chain
     _SOURCES[fingerprint] = source = (files_of(ds), _file_rows(files_of(ds)))
     try:
-        bar = _bar(progress, desc, len(ds))
+        bar = progress_bar(progress, desc, len(ds))
         if num_proc <= 1 or len(ds) < 2 * BATCH or "fork" not in multiprocessing.get_all_start_methods():
             _map_range(source, fingerprint, str(out_file), 0, len(ds), bar)
             files = [str(out_file)]
@@ -223,14 +224,6 @@ def map_stages(ds: datasets.Dataset, chain: list, out_file: Path, num_proc: int,
     finally:
         _CHAINS.pop(fingerprint, None)
         _SOURCES.pop(fingerprint, None)
-
-
-def _bar(progress: bool, desc: str, total: int):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(desc=desc, total=total, unit=" rec", mininterval=0.5)
 
 
 SHARDS_PER_PROC = 3  # contiguous shards per worker: the pool hands them out as workers free up

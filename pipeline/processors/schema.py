@@ -180,7 +180,7 @@ def _column_skeleton(values: list, verbatim: bool) -> list:
 
 
 # What surely_valid accepts is a subset of what the record schema accepts; anything else goes
-# through jsonschema. Non-whitespace for Python's "\\S" is approximated by ASCII graphics and
+# through jsonschema. Non-whitespace for Python's \S is approximated by ASCII graphics and
 # CJK ideographs (a text with neither is checked by jsonschema).
 _HAS_TEXT = "[\x21-\x7e]|[\u4e00-\u9fff]"
 _FLAG = "^[a-z][a-z0-9_]*$"
